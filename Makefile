@@ -1,0 +1,71 @@
+# The two commands: `make run` (the whole product on this machine) and `make test`.
+# Everything either needs is installed here, from the project's own files.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+EMULATOR_PORT ?= 8081
+CHROMIUM ?= /usr/bin/chromium
+
+PY_STAMP := $(VENV)/.installed
+WEB_STAMP := static_web/node_modules/.installed
+NODE_TEST_STAMP := tests/node/node_modules/.installed
+DIST_STAMP := static_web/dist/.built
+WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json
+
+.PHONY: help setup build run test lint bench clean chromium
+
+help:
+	@echo "make run    - install, build and start CodeStream at http://localhost:$(PORT)"
+	@echo "make test   - install everything and run the whole test suite"
+	@echo "make bench  - run the benchmarks and write bench/results.md"
+	@echo "make lint   - ruff"
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(WEB_STAMP): static_web/package.json static_web/package-lock.json
+	cd static_web && npm ci --no-audit --no-fund
+	touch $@
+
+$(NODE_TEST_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund
+	touch $@
+
+$(DIST_STAMP): $(WEB_STAMP) $(WEB_SOURCES)
+	cd static_web && npm run build
+	touch $@
+
+# Debian's Chromium for the browser tests; installed once, as root (CI runs as root).
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian) once." >&2; exit 1; fi; \
+	fi
+
+setup: $(PY_STAMP) $(WEB_STAMP)
+
+build: setup $(DIST_STAMP)
+
+run: build
+	$(BIN)/python -m devhost --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: build $(NODE_TEST_STAMP) chromium
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: build
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) static_web/node_modules static_web/dist tests/node/node_modules .pytest_cache .ruff_cache
