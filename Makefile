@@ -14,9 +14,9 @@ PY_STAMP := $(VENV)/.installed
 WEB_STAMP := static_web/node_modules/.installed
 NODE_TEST_STAMP := tests/node/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
-WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json
+WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.json
 
-.PHONY: help setup build run test lint bench clean chromium
+.PHONY: help setup build run test lint bench clean chromium infra-tools
 
 help:
 	@echo "make run    - install, build and start CodeStream at http://localhost:$(PORT)"
@@ -29,6 +29,16 @@ $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# Checkers for infra/ (checkov, pycep) in their own venv: checkov's dependency tree is large.
+INFRA_STAMP := .venv-infra/.installed
+$(INFRA_STAMP): infra/requirements-check.txt
+	$(PYTHON) -m venv .venv-infra
+	.venv-infra/bin/pip install --quiet --upgrade pip
+	.venv-infra/bin/pip install --quiet -r infra/requirements-check.txt
+	touch $@
+
+infra-tools: $(INFRA_STAMP)
 
 $(WEB_STAMP): static_web/package.json static_web/package-lock.json
 	cd static_web && npm ci --no-audit --no-fund
@@ -60,7 +70,7 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: build $(NODE_TEST_STAMP) chromium
+test: build $(NODE_TEST_STAMP) chromium $(INFRA_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -68,4 +78,4 @@ bench: build
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) static_web/node_modules static_web/dist tests/node/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist tests/node/node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,144 @@
+"""All Function App settings, read and checked once, at start.
+
+This is the only module that reads settings. A missing or bad setting raises `ConfigError`
+naming it, so a misconfigured deployment fails at start instead of on the first request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+CONNECTION_STRING = "WebPubSubConnectionString"
+ENDPOINT = "WebPubSubEndpoint"
+HUB = "WebPubSubHub"
+OWNER_KEY_SECRET = "OwnerKeySecret"  # noqa: S105 (a setting name, not a secret)
+UPSTREAM_AUDIENCE = "WebPubSubUpstreamAudience"
+UPSTREAM_TENANT_ID = "WebPubSubUpstreamTenantId"
+UPSTREAM_PRINCIPAL_ID = "WebPubSubUpstreamPrincipalId"
+
+DEFAULT_HUB = "codestream"
+MIN_SECRET_LENGTH = 32
+_HUB_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
+_GUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; `setting` names it."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"setting {setting}: {problem}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class UpstreamEntra:
+    """How Web PubSub authenticates to the handler when it has no access key (Azure)."""
+
+    audience: str
+    tenant_id: str
+    principal_id: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    hub: str
+    owner_key_secret: str
+    endpoint: str  # http(s)://host[:port], no trailing slash
+    connection_string: str | None  # set => key auth to the service, ce-signature upstream
+    access_keys: tuple[str, ...]  # keys that may sign upstream events (empty in Azure)
+    upstream_entra: UpstreamEntra | None
+
+    @property
+    def service_host(self) -> str:
+        """host[:port] of the service, the origin its abuse-protection requests name."""
+        return urlsplit(self.endpoint).netloc.lower()
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Settings(hub={self.hub!r}, endpoint={self.endpoint!r})"
+
+
+def _parse_connection_string(value: str) -> tuple[str, str]:
+    parts: dict[str, str] = {}
+    for segment in value.split(";"):
+        if not segment.strip():
+            continue
+        if "=" not in segment:
+            raise ConfigError(CONNECTION_STRING, "expected key=value segments separated by ';'")
+        key, item = segment.split("=", 1)
+        parts[key.strip().lower()] = item.strip()
+    endpoint = _check_url(CONNECTION_STRING, parts.get("endpoint", ""), "Endpoint")
+    key = parts.get("accesskey", "")
+    if not key:
+        raise ConfigError(CONNECTION_STRING, "AccessKey is missing")
+    if "port" in parts:
+        if not parts["port"].isdigit():
+            raise ConfigError(CONNECTION_STRING, "Port must be a number")
+        split = urlsplit(endpoint)
+        endpoint = f"{split.scheme}://{split.hostname}:{parts['port']}"
+    return endpoint, key
+
+
+def _check_url(setting: str, value: str, what: str = "value") -> str:
+    split = urlsplit(value.strip())
+    if split.scheme not in ("http", "https") or not split.hostname:
+        raise ConfigError(setting, f"{what} must be an http(s):// URL, got {value!r}")
+    return f"{split.scheme}://{split.netloc}".rstrip("/")
+
+
+def _upstream(env: Mapping[str, str]) -> UpstreamEntra | None:
+    names = (UPSTREAM_AUDIENCE, UPSTREAM_TENANT_ID, UPSTREAM_PRINCIPAL_ID)
+    values = [env.get(name, "").strip() for name in names]
+    if not any(values):
+        return None
+    for name, value in zip(names, values, strict=True):
+        if not value:
+            raise ConfigError(name, "is required when any WebPubSubUpstream* setting is set")
+    for name in (UPSTREAM_TENANT_ID, UPSTREAM_PRINCIPAL_ID):
+        if not _GUID_PATTERN.fullmatch(env[name].strip()):
+            raise ConfigError(name, "must be a GUID")
+    return UpstreamEntra(*values)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    connection_string = env.get(CONNECTION_STRING, "").strip()
+    endpoint_setting = env.get(ENDPOINT, "").strip()
+    if connection_string and endpoint_setting:
+        raise ConfigError(ENDPOINT, f"set either {CONNECTION_STRING} or {ENDPOINT}, not both")
+    if not connection_string and not endpoint_setting:
+        raise ConfigError(
+            CONNECTION_STRING, f"missing: set {CONNECTION_STRING} (local) or {ENDPOINT} (Azure)"
+        )
+
+    hub = env.get(HUB, "").strip() or DEFAULT_HUB
+    if not _HUB_PATTERN.fullmatch(hub):
+        raise ConfigError(HUB, "must start with a letter and hold only letters, digits and _")
+
+    secret = env.get(OWNER_KEY_SECRET, "")
+    if not secret:
+        raise ConfigError(OWNER_KEY_SECRET, "missing (a random string of at least 32 characters)")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(OWNER_KEY_SECRET, f"must be at least {MIN_SECRET_LENGTH} characters")
+
+    upstream = _upstream(env)
+    if connection_string:
+        endpoint, key = _parse_connection_string(connection_string)
+        keys: tuple[str, ...] = (key,)
+    else:
+        endpoint, keys = _check_url(ENDPOINT, endpoint_setting), ()
+        if upstream is None:
+            raise ConfigError(
+                UPSTREAM_AUDIENCE,
+                f"with {ENDPOINT} (no access key, so no ce-signature) the event handler needs "
+                f"{UPSTREAM_AUDIENCE}, {UPSTREAM_TENANT_ID} and {UPSTREAM_PRINCIPAL_ID}",
+            )
+    return Settings(
+        hub=hub,
+        owner_key_secret=secret,
+        endpoint=endpoint,
+        connection_string=connection_string or None,
+        access_keys=keys,
+        upstream_entra=upstream,
+    )

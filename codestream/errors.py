@@ -1,0 +1,81 @@
+"""Every error code the Function App can answer with, in one place.
+
+Codes are stable snake_case strings: clients and tests match on them, so a code never changes
+meaning. The HTTP status is what a direct HTTP caller sees (negotiate, or an upstream request
+that fails authentication). A refused *user event* is answered with HTTP 200 and an
+`{"type": "error", ...}` body instead, because Web PubSub drops a client's connection when its
+event handler answers a user event with a non-2xx status; 200 makes the service forward the
+error to the sender and keeps the connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    # request shape
+    BAD_JSON = "bad_json"  # body is not valid UTF-8 JSON
+    BAD_SCHEMA = "bad_schema"  # JSON is valid but fields are missing, unknown or of a bad type
+    BAD_STREAM_ID = "bad_stream_id"  # streamId does not match the documented format
+    TOO_LARGE = "too_large"  # body or field over its size limit
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    # negotiate
+    OWNER_KEY_MISMATCH = "owner_key_mismatch"  # resume with a wrong owner key
+    # upstream (service -> handler) authentication and CloudEvents framing
+    UNAUTHENTICATED = "unauthenticated"  # missing/forged ce-signature or bearer token
+    BAD_CLOUDEVENT = "bad_cloudevent"  # ce-* headers missing or inconsistent
+    WRONG_HUB = "wrong_hub"  # event for a hub this app does not serve
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"  # abuse-protection handshake from another origin
+    # connect
+    BAD_CLAIMS = "bad_claims"  # token claims are neither a streamer's nor a watcher's
+    # user events
+    UNKNOWN_EVENT = "unknown_event"
+    WRONG_ROLE = "wrong_role"  # e.g. a watcher sending `snapshot`
+    OTHER_STREAM = "other_stream"  # streamId of the event is not the connection's stream
+    NOT_A_WATCHER = "not_a_watcher"  # snapshot `to` is not a watcher of this stream
+    RATE_LIMITED = "rate_limited"
+    NO_STATE = "no_state"  # event from a connection the connect handler never accepted
+    # service
+    SERVICE_ERROR = "service_error"  # Web PubSub refused or failed a call
+
+
+STATUS: dict[Code, int] = {
+    Code.BAD_JSON: 400,
+    Code.BAD_SCHEMA: 400,
+    Code.BAD_STREAM_ID: 400,
+    Code.TOO_LARGE: 413,
+    Code.METHOD_NOT_ALLOWED: 405,
+    Code.OWNER_KEY_MISMATCH: 403,
+    Code.UNAUTHENTICATED: 401,
+    Code.BAD_CLOUDEVENT: 400,
+    Code.WRONG_HUB: 400,
+    Code.ORIGIN_NOT_ALLOWED: 400,
+    Code.BAD_CLAIMS: 401,
+    Code.UNKNOWN_EVENT: 400,
+    Code.WRONG_ROLE: 403,
+    Code.OTHER_STREAM: 403,
+    Code.NOT_A_WATCHER: 403,
+    Code.RATE_LIMITED: 429,
+    Code.NO_STATE: 403,
+    Code.SERVICE_ERROR: 502,
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request or event was not acted upon; carries no secrets, safe to send back."""
+
+    code: Code
+    message: str
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def error_body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": str(self.code), "message": self.message}}
+
+    def event_reply(self) -> dict[str, str]:
+        return {"type": "error", "code": str(self.code), "message": self.message}

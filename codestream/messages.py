@@ -1,0 +1,344 @@
+"""Schemas of everything clients send to the Function App, and of what it sends back.
+
+Pure: each parser takes bytes (or a decoded value) and returns a typed value or a `Refusal`;
+nothing here does I/O. The rules per user event (who may send it, how big, how often) are one
+table, `EVENT_RULES`, so the policy can be read in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from codestream.errors import Code, Refusal
+from codestream.ids import is_stream_id
+from codestream.ratelimit import Limit, take
+from codestream.state import ConnState, Role
+
+KIB = 1024
+MAX_NEGOTIATE_BYTES = 4 * KIB
+MAX_DOC_CHUNK_CHARS = 512 * KIB  # code points; a JS string of 512 Ki UTF-16 units fits
+MAX_CHUNKS = 256
+MAX_TITLE_CHARS = 200
+MAX_VERSION = 2**53 - 1  # JavaScript's largest safe integer
+_EPOCH = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LANG = re.compile(r"[A-Za-z0-9+#._-]{0,40}")
+_CONNECTION_ID = re.compile(r"[A-Za-z0-9_.:=+/-]{1,256}")
+_OWNER_KEY_MAX = 128
+
+
+# ---------------------------------------------------------------- negotiate
+
+
+@dataclass(frozen=True)
+class NewStream:
+    pass
+
+
+@dataclass(frozen=True)
+class ResumeStream:
+    stream_id: str
+    owner_key: str
+
+
+@dataclass(frozen=True)
+class WatchStream:
+    stream_id: str
+
+
+NegotiateRequest = NewStream | ResumeStream | WatchStream
+
+
+def _json_object(body: bytes, max_bytes: int) -> dict[str, Any] | Refusal:
+    if len(body) > max_bytes:
+        return Refusal(Code.TOO_LARGE, f"body is {len(body)} bytes; the limit is {max_bytes}")
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return Refusal(Code.BAD_JSON, "body is not valid UTF-8 JSON")
+    if not isinstance(value, dict):
+        return Refusal(Code.BAD_SCHEMA, "body must be a JSON object")
+    return value
+
+
+def _unknown_keys(value: dict[str, Any], allowed: set[str]) -> Refusal | None:
+    extra = sorted(set(value) - allowed)
+    if extra:
+        return Refusal(Code.BAD_SCHEMA, f"unknown field(s): {', '.join(extra)}")
+    return None
+
+
+def _stream_id(value: dict[str, Any]) -> str | Refusal:
+    stream_id = value.get("streamId")
+    if stream_id is None:
+        return Refusal(Code.BAD_SCHEMA, "streamId is required")
+    if not is_stream_id(stream_id):
+        return Refusal(Code.BAD_STREAM_ID, "streamId must be 12-32 characters of [A-Za-z0-9_-]")
+    return stream_id
+
+
+def parse_negotiate(body: bytes) -> NegotiateRequest | Refusal:
+    value = _json_object(body or b"{}", MAX_NEGOTIATE_BYTES)
+    if isinstance(value, Refusal):
+        return value
+    if refusal := _unknown_keys(value, {"streamId", "ownerKey"}):
+        return refusal
+    if not value:
+        return NewStream()
+    stream_id = _stream_id(value)
+    if isinstance(stream_id, Refusal):
+        return stream_id
+    if "ownerKey" not in value:
+        return WatchStream(stream_id)
+    key = value["ownerKey"]
+    if not isinstance(key, str) or not key or len(key) > _OWNER_KEY_MAX:
+        return Refusal(Code.BAD_SCHEMA, "ownerKey must be a non-empty string")
+    return ResumeStream(stream_id, key)
+
+
+# ---------------------------------------------------------------- user events
+
+
+@dataclass(frozen=True)
+class Have:
+    epoch: str
+    v: int
+
+
+@dataclass(frozen=True)
+class Sync:
+    stream_id: str
+    have: Have | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    stream_id: str
+    to: str
+    epoch: str
+    v: int
+    doc: str
+    chunk: tuple[int, int]
+    lang: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Control:
+    stream_id: str
+    lang: str | None = None
+    title: str | None = None
+    ended: bool = False
+
+
+UserEvent = Sync | Snapshot | Control
+
+
+def _version(value: Any, name: str) -> int | Refusal:
+    if type(value) is not int or not 0 <= value <= MAX_VERSION:
+        return Refusal(Code.BAD_SCHEMA, f"{name} must be an integer from 0 to 2^53-1")
+    return value
+
+
+def _epoch(value: Any, name: str = "epoch") -> str | Refusal:
+    if not isinstance(value, str) or not _EPOCH.fullmatch(value):
+        return Refusal(Code.BAD_SCHEMA, f"{name} must be 1-64 characters of [A-Za-z0-9_-]")
+    return value
+
+
+def _lang_title(value: dict[str, Any]) -> tuple[str | None, str | None] | Refusal:
+    lang, title = value.get("lang"), value.get("title")
+    if lang is not None and (not isinstance(lang, str) or not _LANG.fullmatch(lang)):
+        return Refusal(Code.BAD_SCHEMA, "lang must be up to 40 characters of [A-Za-z0-9+#._-]")
+    if title is not None:
+        if not isinstance(title, str):
+            return Refusal(Code.BAD_SCHEMA, "title must be a string")
+        if len(title) > MAX_TITLE_CHARS:
+            return Refusal(Code.TOO_LARGE, f"title is over {MAX_TITLE_CHARS} characters")
+    return lang, title
+
+
+def parse_sync(value: dict[str, Any], stream_id: str) -> Sync | Refusal:
+    if refusal := _unknown_keys(value, {"streamId", "have"}):
+        return refusal
+    if "have" not in value:
+        return Refusal(Code.BAD_SCHEMA, "have is required (null or {epoch, v})")
+    have = value["have"]
+    if have is None:
+        return Sync(stream_id, None)
+    if not isinstance(have, dict) or set(have) != {"epoch", "v"}:
+        return Refusal(Code.BAD_SCHEMA, "have must be null or exactly {epoch, v}")
+    epoch = _epoch(have["epoch"], "have.epoch")
+    v = _version(have["v"], "have.v")
+    if isinstance(epoch, Refusal):
+        return epoch
+    if isinstance(v, Refusal):
+        return v
+    return Sync(stream_id, Have(epoch, v))
+
+
+def parse_snapshot(value: dict[str, Any], stream_id: str) -> Snapshot | Refusal:
+    allowed = {"streamId", "to", "epoch", "v", "doc", "chunk", "lang", "title"}
+    if refusal := _unknown_keys(value, allowed):
+        return refusal
+    missing = sorted({"to", "epoch", "v", "doc", "chunk"} - set(value))
+    if missing:
+        return Refusal(Code.BAD_SCHEMA, f"missing field(s): {', '.join(missing)}")
+    to = value["to"]
+    if not isinstance(to, str) or not _CONNECTION_ID.fullmatch(to):
+        return Refusal(Code.BAD_SCHEMA, "to must be a connection id")
+    epoch = _epoch(value["epoch"])
+    if isinstance(epoch, Refusal):
+        return epoch
+    v = _version(value["v"], "v")
+    if isinstance(v, Refusal):
+        return v
+    doc = value["doc"]
+    if not isinstance(doc, str):
+        return Refusal(Code.BAD_SCHEMA, "doc must be a string")
+    if len(doc) > MAX_DOC_CHUNK_CHARS:
+        return Refusal(Code.TOO_LARGE, f"doc chunk is over {MAX_DOC_CHUNK_CHARS} characters")
+    chunk = value["chunk"]
+    if (
+        not isinstance(chunk, list)
+        or len(chunk) != 2
+        or any(type(c) is not int for c in chunk)
+        or not 0 <= chunk[0] < chunk[1] <= MAX_CHUNKS
+    ):
+        return Refusal(Code.BAD_SCHEMA, f"chunk must be [i, n] with 0 <= i < n <= {MAX_CHUNKS}")
+    lang_title = _lang_title(value)
+    if isinstance(lang_title, Refusal):
+        return lang_title
+    return Snapshot(stream_id, to, epoch, v, doc, (chunk[0], chunk[1]), *lang_title)
+
+
+def parse_control(value: dict[str, Any], stream_id: str) -> Control | Refusal:
+    if refusal := _unknown_keys(value, {"streamId", "lang", "title", "ended"}):
+        return refusal
+    if not {"lang", "title", "ended"} & set(value):
+        return Refusal(Code.BAD_SCHEMA, "control needs at least one of lang, title, ended")
+    if "ended" in value and value["ended"] is not True:
+        return Refusal(Code.BAD_SCHEMA, "ended can only be true")
+    lang_title = _lang_title(value)
+    if isinstance(lang_title, Refusal):
+        return lang_title
+    return Control(stream_id, *lang_title, ended="ended" in value)
+
+
+@dataclass(frozen=True)
+class EventRule:
+    role: Role
+    max_bytes: int
+    limit: Limit
+    parse: Callable[[dict[str, Any], str], UserEvent | Refusal]
+
+
+EVENT_RULES: dict[str, EventRule] = {
+    # watcher asks for the document: on join and after a gap; <= 1/s long-run, small burst
+    "sync": EventRule(Role.WATCHER, 1 * KIB, Limit(3, 1.0), parse_sync),
+    # streamer answers sync-requests; one event per chunk, many watchers may join at once
+    "snapshot": EventRule(
+        Role.STREAMER, MAX_DOC_CHUNK_CHARS * 4 + 4 * KIB, Limit(60, 20.0), parse_snapshot
+    ),
+    # language/title changes and the end of the stream
+    "control": EventRule(Role.STREAMER, 4 * KIB, Limit(10, 2.0), parse_control),
+}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A user event that passed every rule; `state` is what to store for the connection."""
+
+    event: UserEvent
+    state: ConnState
+
+
+@dataclass(frozen=True)
+class Refused:
+    refusal: Refusal
+    state: ConnState | None  # changed state to store even though the event was refused
+
+
+def check_user_event(
+    name: str, body: bytes, is_json: bool, state: ConnState | None, now: float
+) -> Checked | Refused:
+    """Every rule, in order: known event, accepted connection, role, size, rate, JSON, schema,
+    stream. Rate is charged before parsing so that a flood of junk is throttled too."""
+    rule = EVENT_RULES.get(name)
+    if rule is None:
+        known = ", ".join(sorted(EVENT_RULES))
+        return Refused(Refusal(Code.UNKNOWN_EVENT, f"unknown event {name!r}; known: {known}"), None)
+    if state is None:
+        return Refused(Refusal(Code.NO_STATE, "connection has no accepted role"), None)
+    if state.role is not rule.role:
+        msg = f"only a {rule.role} may send {name!r}; this connection is a {state.role}"
+        return Refused(Refusal(Code.WRONG_ROLE, msg), None)
+    if len(body) > rule.max_bytes:
+        msg = f"{name!r} is {len(body)} bytes; the limit is {rule.max_bytes}"
+        return Refused(Refusal(Code.TOO_LARGE, msg), None)
+    allowed, bucket = take(state.buckets.get(name), rule.limit, now)
+    state = state.with_bucket(name, bucket)
+    if not allowed:
+        msg = f"too many {name!r} events; at most {rule.limit.per_second:g}/s"
+        return Refused(Refusal(Code.RATE_LIMITED, msg), state)
+    if not is_json:
+        return Refused(Refusal(Code.BAD_JSON, f"send {name!r} with dataType json"), state)
+    value = _json_object(body, rule.max_bytes)
+    if isinstance(value, Refusal):
+        return Refused(value, state)
+    stream_id = _stream_id(value)
+    if isinstance(stream_id, Refusal):
+        return Refused(stream_id, state)
+    if stream_id != state.stream_id:
+        msg = "streamId is not the stream this connection belongs to"
+        return Refused(Refusal(Code.OTHER_STREAM, msg), state)
+    event = rule.parse(value, stream_id)
+    if isinstance(event, Refusal):
+        return Refused(event, state)
+    return Checked(event, state)
+
+
+# ---------------------------------------------------------------- server -> clients
+
+
+def status_message(state: str) -> dict[str, str]:
+    return {"type": "status", "state": state}
+
+
+def watchers_message(count: int) -> dict[str, Any]:
+    return {"type": "watchers", "count": count}
+
+
+def sync_request_message(connection_id: str, have: Have | None) -> dict[str, Any]:
+    have_json = None if have is None else {"epoch": have.epoch, "v": have.v}
+    return {"type": "sync-request", "connectionId": connection_id, "have": have_json}
+
+
+def snapshot_message(s: Snapshot) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "snapshot",
+        "streamId": s.stream_id,
+        "epoch": s.epoch,
+        "v": s.v,
+        "doc": s.doc,
+        "chunk": list(s.chunk),
+    }
+    if s.lang is not None:
+        message["lang"] = s.lang
+    if s.title is not None:
+        message["title"] = s.title
+    return message
+
+
+def control_message(c: Control) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "control", "streamId": c.stream_id}
+    if c.lang is not None:
+        message["lang"] = c.lang
+    if c.title is not None:
+        message["title"] = c.title
+    if c.ended:
+        message["ended"] = True
+    return message

@@ -1,0 +1,195 @@
+"""Command line and hub configuration.
+
+The config file has the shape of the ARM properties of `Microsoft.SignalRService/webPubSub/hubs`
+so the same JSON can describe the local emulator and the Bicep-deployed hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Dev-only key: documented in README.md, printed in the connection string, never used in Azure.
+DEFAULT_ACCESS_KEY = "ZW11bGF0b3ItZGV2LW9ubHktYWNjZXNzLWtleS1ub3QtYS1zZWNyZXQ="
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8081
+SYSTEM_EVENTS = frozenset({"connect", "connected", "disconnected"})
+
+
+class ConfigError(ValueError):
+    """A config file or flag that cannot be used; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    url_template: str
+    user_event_pattern: str = ""
+    system_events: frozenset[str] = frozenset()
+
+    def handles_user_event(self, event: str) -> bool:
+        """`*` matches all; otherwise a comma-separated list of names or glob patterns."""
+        patterns = [p.strip() for p in self.user_event_pattern.split(",") if p.strip()]
+        return any(p == "*" or fnmatch.fnmatchcase(event, p) for p in patterns)
+
+    def handles_system_event(self, event: str) -> bool:
+        return event in self.system_events
+
+    def url(self, hub: str, event: str) -> str:
+        return self.url_template.replace("{hub}", hub).replace("{event}", event)
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    event_handlers: tuple[EventHandler, ...] = ()
+
+    def handler_for(self, event: str, *, system: bool) -> EventHandler | None:
+        """The first handler that takes the event, as the service picks it."""
+        for handler in self.event_handlers:
+            if system and handler.handles_system_event(event):
+                return handler
+            if not system and handler.handles_user_event(event):
+                return handler
+        return None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep one slow or noisy client from hurting the others."""
+
+    max_message_bytes: int = 1024 * 1024
+    outbound_queue_frames: int = 10_000
+    outbound_queue_bytes: int = 16 * 1024 * 1024
+    unacked_frames: int = 100_000
+    unacked_bytes: int = 32 * 1024 * 1024
+    upstream_queue: int = 1_000
+    upstream_timeout: float = 20.0
+    recovery_window: float = 60.0
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    access_key: str = DEFAULT_ACCESS_KEY
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    hubs: Mapping[str, HubSettings] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+    def hub(self, name: str) -> HubSettings:
+        """Hub names are case-insensitive; an unconfigured hub works, with no handlers."""
+        return self.hubs.get(name.lower(), HubSettings())
+
+    @property
+    def public_host(self) -> str:
+        """A host clients can dial: a wildcard bind address is reached via loopback."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.public_host}:{self.port}"
+
+    @property
+    def connection_string(self) -> str:
+        return f"Endpoint={self.endpoint};AccessKey={self.access_key};Version=1.0;"
+
+
+def _as_str_list(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{where} must be a list of strings")
+
+
+def parse_hubs(document: Any) -> dict[str, HubSettings]:
+    """`{"hubs": {name: {"eventHandlers": [...]}}}` -> settings keyed by lower-cased hub name."""
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping) or not isinstance(document.get("hubs", {}), Mapping):
+        raise ConfigError(
+            'config must be an object like {"hubs": {"<hub>": {"eventHandlers": []}}}'
+        )
+    hubs: dict[str, HubSettings] = {}
+    for name, body in document.get("hubs", {}).items():
+        props = body.get("properties", body) if isinstance(body, Mapping) else None
+        if not isinstance(props, Mapping):
+            raise ConfigError(f"hubs.{name} must be an object")
+        handlers = []
+        for i, raw in enumerate(props.get("eventHandlers") or []):
+            where = f"hubs.{name}.eventHandlers[{i}]"
+            if not isinstance(raw, Mapping) or not isinstance(raw.get("urlTemplate"), str):
+                raise ConfigError(f"{where}.urlTemplate is required")
+            if not raw["urlTemplate"].startswith(("http://", "https://")):
+                raise ConfigError(f"{where}.urlTemplate must be an http(s) URL")
+            system = _as_str_list(raw.get("systemEvents"), f"{where}.systemEvents")
+            unknown = set(system) - SYSTEM_EVENTS
+            if unknown:
+                raise ConfigError(f"{where}.systemEvents has unknown events {sorted(unknown)}")
+            pattern = raw.get("userEventPattern") or ""
+            if not isinstance(pattern, str):
+                raise ConfigError(f"{where}.userEventPattern must be a string")
+            handlers.append(EventHandler(raw["urlTemplate"], pattern, frozenset(system)))
+        hubs[str(name).lower()] = HubSettings(tuple(handlers))
+    return hubs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator", description="Local Azure Web PubSub emulator"
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="bind address (default %(default)s)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="(default %(default)s)")
+    parser.add_argument("--config", type=Path, help="hub config JSON file")
+    parser.add_argument("--config-json", help="hub config JSON, inline")
+    parser.add_argument(
+        "--access-key", default=DEFAULT_ACCESS_KEY, help="signing key (default: dev-only constant)"
+    )
+    parser.add_argument(
+        "--upstream-timeout", type=float, default=Limits.upstream_timeout, help="seconds"
+    )
+    parser.add_argument(
+        "--recovery-window", type=float, default=Limits.recovery_window, help="seconds"
+    )
+    parser.add_argument(
+        "--queue-bytes",
+        type=int,
+        default=Limits.outbound_queue_bytes,
+        help="per-connection outbound queue bound; a client over it is disconnected",
+    )
+    parser.add_argument(
+        "--queue-frames", type=int, default=Limits.outbound_queue_frames, help="(same, in frames)"
+    )
+    return parser
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.config and args.config_json:
+        parser.error("give --config or --config-json, not both")
+    try:
+        document = None
+        if args.config:
+            document = json.loads(args.config.read_text())
+        elif args.config_json:
+            document = json.loads(args.config_json)
+        hubs = parse_hubs(document)
+    except (OSError, json.JSONDecodeError, ConfigError) as exc:
+        parser.error(f"bad config: {exc}")
+    if not args.access_key:
+        parser.error("--access-key must not be empty")
+    if min(args.upstream_timeout, args.recovery_window, args.queue_bytes, args.queue_frames) <= 0:
+        parser.error("timeouts and queue bounds must be positive")
+    limits = Limits(
+        outbound_queue_frames=args.queue_frames,
+        outbound_queue_bytes=args.queue_bytes,
+        upstream_timeout=args.upstream_timeout,
+        recovery_window=args.recovery_window,
+    )
+    return EmulatorConfig(args.access_key, args.host, args.port, hubs, limits)

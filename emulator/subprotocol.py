@@ -1,0 +1,243 @@
+"""The JSON client subprotocols as data: client frames in, server frames out. Pure.
+
+`json.webpubsub.azure.v1` and `json.reliable.webpubsub.azure.v1` share their requests; the
+reliable one adds `sequenceAck` and numbers every data message with `sequenceId`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+JSON_V1 = "json.webpubsub.azure.v1"
+JSON_RELIABLE_V1 = "json.reliable.webpubsub.azure.v1"
+SUPPORTED = (JSON_RELIABLE_V1, JSON_V1)
+
+
+class DataType(enum.StrEnum):
+    JSON = "json"
+    TEXT = "text"
+    BINARY = "binary"
+
+
+class AckError(enum.StrEnum):
+    """The documented `error.name` values of a failed ack."""
+
+    FORBIDDEN = "Forbidden"
+    INTERNAL = "InternalServerError"
+    DUPLICATE = "Duplicate"
+
+
+CONTENT_TYPES = {
+    DataType.JSON: "application/json",
+    DataType.TEXT: "text/plain",
+    DataType.BINARY: "application/octet-stream",
+}
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A message body as bytes plus what it is; JSON bodies hold their JSON text."""
+
+    data_type: DataType
+    body: bytes
+
+    @classmethod
+    def from_content_type(cls, content_type: str, body: bytes) -> Payload:
+        """REST and upstream bodies; raises ValueError for a type the service does not take."""
+        media = content_type.split(";")[0].strip().lower()
+        if media == "application/json":
+            json.loads(body)  # must be JSON to be delivered as dataType json
+            return cls(DataType.JSON, body)
+        if media == "text/plain":
+            body.decode("utf-8")
+            return cls(DataType.TEXT, body)
+        if media == "application/octet-stream":
+            return cls(DataType.BINARY, body)
+        raise ValueError(
+            f"unsupported content type {media!r}: use application/json, text/plain "
+            "or application/octet-stream"
+        )
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.data_type]
+
+    def json_data(self) -> Any:
+        """The `data` member of a JSON-subprotocol message."""
+        if self.data_type is DataType.JSON:
+            return json.loads(self.body)
+        if self.data_type is DataType.TEXT:
+            return self.body.decode("utf-8")
+        return base64.b64encode(self.body).decode("ascii")
+
+
+class ProtocolError(ValueError):
+    """A client frame that is not a valid request: the service declines such a client."""
+
+    def __init__(self, message: str, ack_id: int | None = None) -> None:
+        super().__init__(message)
+        self.ack_id = ack_id
+
+
+@dataclass(frozen=True)
+class JoinGroup:
+    group: str
+    ack_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LeaveGroup:
+    group: str
+    ack_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendToGroup:
+    group: str
+    payload: Payload
+    no_echo: bool = False
+    ack_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SendEvent:
+    event: str
+    payload: Payload
+    ack_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SequenceAck:
+    sequence_id: int
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Keep-alive the client SDKs send; answered with `{"type": "pong"}`."""
+
+
+Command = JoinGroup | LeaveGroup | SendToGroup | SendEvent | SequenceAck | Ping
+
+MAX_GROUP_NAME = 1024
+
+
+def _payload(frame: dict[str, Any], ack_id: int | None) -> Payload:
+    raw_type = frame.get("dataType", "json")  # the documented default
+    try:
+        data_type = DataType(raw_type)
+    except ValueError:
+        raise ProtocolError(f"unsupported dataType {raw_type!r}", ack_id) from None
+    data = frame.get("data")
+    if data_type is DataType.JSON:
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return Payload(data_type, body)
+    if not isinstance(data, str):
+        raise ProtocolError(f"data must be a string for dataType {raw_type}", ack_id)
+    if data_type is DataType.TEXT:
+        return Payload(data_type, data.encode())
+    try:
+        return Payload(data_type, base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
+        raise ProtocolError("binary data must be base64", ack_id) from None
+
+
+def _group(frame: dict[str, Any], ack_id: int | None) -> str:
+    group = frame.get("group")
+    if not isinstance(group, str) or not group or len(group) > MAX_GROUP_NAME:
+        raise ProtocolError("group must be a non-empty string of at most 1024 chars", ack_id)
+    return group
+
+
+def parse_frame(text: str, *, reliable: bool) -> Command:
+    """One client text frame -> one command; ProtocolError says what is wrong."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise ProtocolError("frame is not JSON") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("frame must be a JSON object")
+    ack_id = frame.get("ackId")
+    if ack_id is not None and (not isinstance(ack_id, int) or isinstance(ack_id, bool)):
+        raise ProtocolError("ackId must be an integer")
+    kind = frame.get("type")
+    if kind == "joinGroup":
+        return JoinGroup(_group(frame, ack_id), ack_id)
+    if kind == "leaveGroup":
+        return LeaveGroup(_group(frame, ack_id), ack_id)
+    if kind == "sendToGroup":
+        group = _group(frame, ack_id)
+        return SendToGroup(group, _payload(frame, ack_id), bool(frame.get("noEcho")), ack_id)
+    if kind == "event":
+        event = frame.get("event")
+        if not isinstance(event, str) or not event:
+            raise ProtocolError("event must be a non-empty string", ack_id)
+        return SendEvent(event, _payload(frame, ack_id), ack_id)
+    if kind == "ping":
+        return Ping()
+    if kind == "sequenceAck" and reliable:
+        seq = frame.get("sequenceId")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ProtocolError("sequenceId must be a non-negative integer")
+        return SequenceAck(seq)
+    raise ProtocolError(f"unknown message type {kind!r}", ack_id)
+
+
+def _dump(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def connected_frame(connection_id: str, user_id: str | None, reconnection_token: str | None) -> str:
+    message: dict[str, Any] = {
+        "type": "system",
+        "event": "connected",
+        "connectionId": connection_id,
+    }
+    if user_id:
+        message["userId"] = user_id
+    if reconnection_token:
+        message["reconnectionToken"] = reconnection_token
+    return _dump(message)
+
+
+PONG_FRAME = '{"type":"pong"}'
+
+
+def disconnected_frame(reason: str) -> str:
+    return _dump({"type": "system", "event": "disconnected", "message": reason})
+
+
+def ack_frame(ack_id: int, error: AckError | None = None, message: str = "") -> str:
+    body: dict[str, Any] = {"type": "ack", "ackId": ack_id, "success": error is None}
+    if error is not None:
+        body["error"] = {"name": str(error), "message": message}
+    return _dump(body)
+
+
+def group_message(group: str, from_user_id: str | None, payload: Payload) -> dict[str, Any]:
+    """A data message without its sequence id (added per connection by the reliable one)."""
+    message: dict[str, Any] = {"type": "message", "from": "group", "group": group}
+    if from_user_id:
+        message["fromUserId"] = from_user_id
+    message["dataType"] = str(payload.data_type)
+    message["data"] = payload.json_data()
+    return message
+
+
+def server_message(payload: Payload) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "from": "server",
+        "dataType": str(payload.data_type),
+        "data": payload.json_data(),
+    }
+
+
+def encode(message: dict[str, Any], sequence_id: int | None = None) -> str:
+    if sequence_id is not None:
+        message = {"sequenceId": sequence_id, **message}
+    return _dump(message)

@@ -1,0 +1,18 @@
+// Build-time settings (build.mjs defines __API_BASE__ from the optional app.config.json).
+/* global __API_BASE__ */
+export const API_BASE = typeof __API_BASE__ === "string" ? __API_BASE__ : "";
+
+/** Where a watcher opens a stream: the share link format, in one place. */
+export function shareLink(streamId, origin = location.origin) {
+  return `${origin}/watch.html#${encodeURIComponent(streamId)}`;
+}
+
+export const STREAM_ID_RE = /^[A-Za-z0-9_-]{12,32}$/;
+
+/** The stream id in a watcher's address (`/watch.html#<id>`, `?s=<id>` also accepted). */
+export function streamIdFromLocation(loc = location) {
+  const fromHash = decodeURIComponent(loc.hash.replace(/^#/, ""));
+  const fromQuery = new URLSearchParams(loc.search).get("s") || "";
+  const id = fromHash || fromQuery;
+  return STREAM_ID_RE.test(id) ? id : null;
+}

@@ -1,0 +1,49 @@
+// What a streamer page keeps in localStorage so that a reload resumes the same stream:
+// the owner key (never in a URL) and the document. Storage may be full or disabled: then the
+// page still works, it only cannot resume.
+const OWNER = "codestream.owner";
+const DOC = "codestream.doc";
+const THEME = "codestream.theme";
+
+function read(key) {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
+function write(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function loadOwner() {
+  const o = read(OWNER);
+  return o && typeof o.streamId === "string" && typeof o.ownerKey === "string" ? o : null;
+}
+export const saveOwner = (streamId, ownerKey) => write(OWNER, { streamId, ownerKey });
+export function clearOwner() {
+  try {
+    localStorage.removeItem(OWNER);
+  } catch {
+    /* nothing to clear */
+  }
+}
+
+export function loadDoc() {
+  const d = read(DOC);
+  return d && typeof d.text === "string" ? d : null;
+}
+export const saveDoc = (doc) => write(DOC, doc);
+
+export const loadTheme = () => {
+  const t = read(THEME);
+  return t === "light" || t === "dark" ? t : null;
+};
+export const saveTheme = (t) => write(THEME, t);

@@ -1,0 +1,135 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { applyChanges } from "../src/core/delta.js";
+import { WatcherState, SYNC_MIN_INTERVAL_MS, SYNC_RETRY_MS } from "../src/core/watcher-state.js";
+
+/** A watcher page without the page: runs the actions on a plain string. */
+class Harness {
+  constructor() {
+    this.w = new WatcherState("s1");
+    this.doc = "";
+    this.syncs = [];
+    this.states = [];
+    this.lang = null;
+  }
+  run(actions) {
+    for (const a of actions) {
+      if (a.type === "reset") {
+        this.doc = a.doc;
+        this.lang = a.lang;
+      } else if (a.type === "apply") this.doc = applyChanges(this.doc, a.changes);
+      else if (a.type === "sync") this.syncs.push(a.data);
+      else if (a.type === "stream") this.states.push(a.state);
+      else if (a.type === "lang") this.lang = a.lang;
+    }
+    return actions;
+  }
+  recv(now, msg) {
+    return this.run(this.w.receive(now, msg));
+  }
+}
+
+const delta = (epoch, v, changes, sel) => ({ type: "delta", epoch, v, changes, ...(sel ? { sel } : {}) });
+const snap = (epoch, v, doc, extra = {}) => ({ type: "snapshot", epoch, v, doc, lang: "python", title: "t", chunk: [0, 1], ...extra });
+
+test("buffers deltas until the snapshot, then applies only the later ones in order", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  assert.deepEqual(h.syncs, [{ streamId: "s1", have: null }]);
+  h.recv(1, delta("e", 3, [[3, 3, "d"]]));
+  h.recv(2, delta("e", 5, [[5, 5, "f"]]));
+  h.recv(3, delta("e", 4, [[4, 4, "e"]])); // out of order in the buffer
+  h.recv(4, delta("e", 2, [[0, 0, "X"]])); // already inside the snapshot
+  h.recv(5, snap("e", 3, "abcd"));
+  assert.equal(h.doc, "abcdef");
+  assert.equal(h.w.v, 5);
+  assert.equal(h.lang, "python");
+  assert.equal(h.syncs.length, 1);
+});
+
+test("duplicates are dropped; a gap asks for a sync with what we have", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(10, snap("e", 1, "ab"));
+  h.recv(20, delta("e", 2, [[2, 2, "c"]], [3, 3]));
+  h.recv(30, delta("e", 2, [[2, 2, "c"]])); // duplicate
+  assert.equal(h.doc, "abc");
+  const out = h.recv(5000, delta("e", 4, [[0, 0, "z"]]));
+  assert.deepEqual(out.at(-1), { type: "sync", data: { streamId: "s1", have: { epoch: "e", v: 2 } } });
+  assert.equal(h.w.phase, "waiting");
+  h.recv(5001, delta("e", 5, [[0, 0, "y"]]));
+  h.recv(5100, snap("e", 3, "abcQ"));
+  assert.equal(h.doc, "yzabcQ");
+  assert.equal(h.w.phase, "synced");
+});
+
+test("a new epoch (the streamer reloaded) triggers a resync", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(10, snap("old", 9, "text"));
+  h.recv(5000, delta("new", 1, [[0, 0, "x"]]));
+  assert.equal(h.syncs.at(-1).have.epoch, "old");
+  h.recv(5010, snap("new", 0, "text"));
+  assert.equal(h.doc, "xtext");
+  assert.equal(h.w.epoch, "new");
+});
+
+test("a delta that does not fit the document is never applied and causes a resync", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(10, snap("e", 1, "ab"));
+  h.recv(5000, delta("e", 2, [[5, 9, "x"]]));
+  assert.equal(h.doc, "ab");
+  assert.equal(h.syncs.length, 2);
+});
+
+test("snapshot chunks assemble in any order; a stale snapshot is ignored", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(1, snap("e", 4, "world", { chunk: [1, 2] }));
+  assert.equal(h.doc, "");
+  h.recv(2, snap("e", 4, "hello ", { chunk: [0, 2] }));
+  assert.equal(h.doc, "hello world");
+  h.recv(3, delta("e", 5, [[0, 1, "H"]]));
+  h.recv(4, snap("e", 4, "hello world"));
+  assert.equal(h.doc, "Hello world");
+});
+
+test("sync requests respect the rate limit and are retried when unanswered", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(10, snap("e", 1, "ab"));
+  h.recv(100, delta("e", 3, [[0, 0, "x"]])); // gap within 1 s of the last sync
+  assert.equal(h.syncs.length, 1, "held back");
+  assert.equal(h.w.nextTick(), SYNC_MIN_INTERVAL_MS);
+  assert.deepEqual(h.run(h.w.tick(500)), []);
+  h.run(h.w.tick(SYNC_MIN_INTERVAL_MS));
+  assert.equal(h.syncs.length, 2);
+  assert.equal(h.w.nextTick(), SYNC_MIN_INTERVAL_MS + SYNC_RETRY_MS);
+  h.run(h.w.tick(SYNC_MIN_INTERVAL_MS + SYNC_RETRY_MS));
+  assert.equal(h.syncs.length, 3, "no answer: ask again");
+});
+
+test("status and control: offline stops retries, live resyncs, ended is final", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(5, { type: "status", state: "offline" });
+  assert.equal(h.w.nextTick(), null);
+  h.recv(2000, { type: "status", state: "live" });
+  assert.equal(h.syncs.length, 2);
+  h.recv(2010, snap("e", 0, ""));
+  h.recv(2020, { type: "control", lang: "rust", title: "demo" });
+  assert.equal(h.lang, "rust");
+  h.recv(2030, { type: "control", ended: true });
+  assert.equal(h.states.at(-1), "ended");
+  assert.deepEqual(h.recv(2040, delta("e", 1, [[0, 0, "x"]])), []);
+  assert.equal(h.doc, "");
+});
+
+test("garbage is ignored", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  for (const m of [null, 3, "x", { type: "delta" }, { type: "delta", epoch: "e", v: -1, changes: [] }, { type: "snapshot", epoch: "e", v: 1, doc: 5 }, { type: "nope" }]) {
+    assert.deepEqual(h.recv(1, m), []);
+  }
+});

@@ -1,0 +1,55 @@
+"""One dev host (emulator + Function App + built client) and one headless Chromium per session.
+
+Each test opens its own browser contexts (separate storage, like separate people), so the
+expensive parts start once. The client must be built first (`make build`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.support.devhost import start_devhost
+from tests.support.processes import REPO_ROOT
+
+DIST = REPO_ROOT / "static_web" / "dist"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The app's base URL: a fresh dev host, or CODESTREAM_E2E_URL (e.g. a running `make run`)."""
+    if url := os.environ.get("CODESTREAM_E2E_URL"):
+        yield url.rstrip("/")
+        return
+    if not (DIST / "index.html").is_file() or not (DIST / "assets" / "watcher.js").is_file():
+        pytest.fail("static_web/dist is not built: run `make build` (npm ci && npm run build)")
+    with start_devhost() as host:
+        yield host.url
+
+
+@pytest.fixture(scope="session")
+def playwright_session() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's Chromium")
+    b = playwright_session.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield b
+    b.close()

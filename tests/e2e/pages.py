@@ -1,0 +1,148 @@
+"""Page objects for the two pages: what a person sees and does, plus the read-only
+`window.codestream` facts each page exposes for tests (no secrets in it).
+
+Waits go through Playwright's `expect` or `wait_for_function` (function form: the pages' CSP
+forbids eval, which string expressions would need), each bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+TIMEOUT_MS = 20_000
+
+
+@dataclass
+class Problems:
+    """Console errors, page errors and CSP violations a page reported: a test asserts none."""
+
+    items: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page, name: str, allow: tuple[str, ...] = ()) -> None:
+        def on_console(msg) -> None:
+            text = msg.text
+            if msg.type == "error" and not any(a in text for a in allow):
+                self.items.append(f"{name} console: {text}")
+            if "Content Security Policy" in text or "Content-Security-Policy" in text:
+                self.items.append(f"{name} CSP: {text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.items.append(f"{name} pageerror: {exc}"))
+
+
+class BasePage:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.status = page.locator("#status")
+
+    def expect_status(self, state: str, timeout: int = TIMEOUT_MS) -> None:
+        expect(self.status).to_have_attribute("data-state", state, timeout=timeout)
+
+    def doc(self) -> str:
+        return self.page.evaluate("() => window.codestream.doc")
+
+    def state(self) -> dict:
+        return self.page.evaluate("() => window.codestream.state")
+
+    def wait_doc(self, expected: str, timeout: int = TIMEOUT_MS) -> None:
+        try:
+            self.page.wait_for_function(
+                "exp => window.codestream && window.codestream.doc === exp",
+                arg=expected,
+                timeout=timeout,
+                polling=100,
+            )
+        except Exception as exc:
+            got = self.doc()
+            raise AssertionError(
+                f"document did not converge: len {len(got)} vs {len(expected)}; "
+                f"state {self.state()}; tail {got[-80:]!r} vs {expected[-80:]!r}"
+            ) from exc
+
+
+class StreamerPage(BasePage):
+    def open(self, base_url: str) -> StreamerPage:
+        self.page.goto(base_url + "/")
+        self.expect_status("live")
+        expect(self.page.locator("#share")).not_to_have_value("", timeout=TIMEOUT_MS)
+        return self
+
+    @property
+    def share_link(self) -> str:
+        return self.page.input_value("#share")
+
+    def focus_editor(self) -> None:
+        self.page.locator(".cm-content").click()
+
+    def paste(self, text: str) -> None:
+        """A real paste event (what Ctrl+V delivers), handled by the editor's own paste code."""
+        self.page.evaluate(
+            """text => {
+                const dt = new DataTransfer();
+                dt.setData("text/plain", text);
+                const init = {clipboardData: dt, bubbles: true, cancelable: true};
+                window.codestream.view.contentDOM.dispatchEvent(new ClipboardEvent("paste", init));
+            }""",
+            text,
+        )
+
+    def wait_sent(self, timeout: int = TIMEOUT_MS) -> None:
+        """Every delta acknowledged by the service (nothing queued)."""
+        self.page.wait_for_function(
+            "() => window.codestream.state.queued === 0 && window.codestream.state.connected",
+            timeout=timeout,
+        )
+
+
+class WatcherPage(BasePage):
+    def open(self, link: str, expect_state: str = "live") -> WatcherPage:
+        self.page.goto(link)
+        self.expect_status(expect_state)
+        return self
+
+
+def new_streamer(context: BrowserContext, base_url: str) -> StreamerPage:
+    return StreamerPage(context.new_page()).open(base_url)
+
+
+class NetworkCut:
+    """Cut one browser context off the service and bring it back, as a network drop would.
+
+    Every WebSocket of the context goes through Playwright's WebSocket routing to the real
+    server. `cut()` closes the open ones at both ends and refuses new sockets and negotiate
+    calls until `restore()`.
+    """
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.blocked = False
+        self.routes: list = []
+        self.refused = 0
+        context.route_web_socket(lambda url: url.startswith("ws"), self._on_socket)
+        context.route("**/api/negotiate", self._on_negotiate)
+
+    def _on_socket(self, ws) -> None:
+        if self.blocked:
+            self.refused += 1
+            ws.close(code=4000, reason="network cut (test)")
+            return
+        server = ws.connect_to_server()
+        self.routes.append((ws, server))
+
+    def _on_negotiate(self, route) -> None:
+        if self.blocked:
+            self.refused += 1
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    def cut(self) -> None:
+        self.blocked = True
+        for ws, server in self.routes:
+            ws.close(code=4000, reason="network cut (test)")
+            server.close(code=1001, reason="network cut (test)")
+        self.routes.clear()
+
+    def restore(self) -> None:
+        self.blocked = False

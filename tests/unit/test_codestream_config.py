@@ -1,0 +1,89 @@
+"""Settings: every missing or bad setting fails with a message naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from codestream import config
+from codestream.config import ConfigError, load_settings
+
+SECRET = "s" * 32
+CS = "Endpoint=http://127.0.0.1:8081;AccessKey=k1;Version=1.0;"
+TENANT = "11111111-2222-3333-4444-555555555555"
+PRINCIPAL = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+AZURE = {
+    "WebPubSubEndpoint": "https://x.webpubsub.azure.com",
+    "OwnerKeySecret": SECRET,
+    "WebPubSubUpstreamAudience": "api://codestream",
+    "WebPubSubUpstreamTenantId": TENANT,
+    "WebPubSubUpstreamPrincipalId": PRINCIPAL,
+}
+
+
+def test_connection_string_settings() -> None:
+    s = load_settings({"WebPubSubConnectionString": CS, "OwnerKeySecret": SECRET})
+    assert s.hub == "codestream"
+    assert s.endpoint == "http://127.0.0.1:8081"
+    assert s.access_keys == ("k1",)
+    assert s.upstream_entra is None
+    assert s.service_host == "127.0.0.1:8081"
+    assert SECRET not in repr(s)
+
+
+def test_endpoint_settings_use_entra_upstream() -> None:
+    s = load_settings({**AZURE, "WebPubSubHub": "other_hub"})
+    assert s.connection_string is None
+    assert s.access_keys == ()
+    assert s.hub == "other_hub"
+    assert s.upstream_entra == config.UpstreamEntra("api://codestream", TENANT, PRINCIPAL)
+
+
+def test_port_segment_of_connection_string() -> None:
+    cs = "Endpoint=http://localhost;Port=9000;AccessKey=k;Version=1.0;"
+    assert load_settings({"WebPubSubConnectionString": cs, "OwnerKeySecret": SECRET}).endpoint == (
+        "http://localhost:9000"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"OwnerKeySecret": SECRET}, "WebPubSubConnectionString"),
+        ({"WebPubSubConnectionString": CS}, "OwnerKeySecret"),
+        ({"WebPubSubConnectionString": CS, "OwnerKeySecret": "short"}, "OwnerKeySecret"),
+        (
+            {"WebPubSubConnectionString": "nonsense", "OwnerKeySecret": SECRET},
+            "WebPubSubConnectionString",
+        ),
+        (
+            {"WebPubSubConnectionString": "Endpoint=ftp://x;AccessKey=k", "OwnerKeySecret": SECRET},
+            "WebPubSubConnectionString",
+        ),
+        (
+            {"WebPubSubConnectionString": "Endpoint=http://x", "OwnerKeySecret": SECRET},
+            "WebPubSubConnectionString",
+        ),
+        (
+            {
+                "WebPubSubConnectionString": "Endpoint=http://x;AccessKey=k;Port=abc",
+                "OwnerKeySecret": SECRET,
+            },
+            "WebPubSubConnectionString",
+        ),
+        ({**AZURE, "WebPubSubConnectionString": CS}, "WebPubSubEndpoint"),
+        ({**AZURE, "WebPubSubEndpoint": "not a url"}, "WebPubSubEndpoint"),
+        ({**AZURE, "WebPubSubHub": "1bad-hub"}, "WebPubSubHub"),
+        ({**AZURE, "WebPubSubUpstreamAudience": ""}, "WebPubSubUpstreamAudience"),
+        ({**AZURE, "WebPubSubUpstreamTenantId": "not-a-guid"}, "WebPubSubUpstreamTenantId"),
+        ({**AZURE, "WebPubSubUpstreamPrincipalId": "x"}, "WebPubSubUpstreamPrincipalId"),
+        (
+            {"WebPubSubEndpoint": "https://x.webpubsub.azure.com", "OwnerKeySecret": SECRET},
+            "WebPubSubUpstreamAudience",
+        ),
+    ],
+)
+def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    assert info.value.setting == setting
+    assert setting in str(info.value)

@@ -1,0 +1,184 @@
+"""The event handler's decisions that need no service: connect, and every refusal.
+
+The service client factory fails the test if called: a refused event must cause no call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from codestream import signature
+from codestream.config import load_settings
+from codestream.errors import Code, Refusal
+from codestream.events import EventHandler, decide_connect
+from codestream.state import ConnState, Role, decode_state
+from codestream.upstream_auth import UpstreamAuth
+
+SID = "stream-abc-123"
+KEY = "test-access-key"
+SETTINGS = load_settings(
+    {
+        "WebPubSubConnectionString": f"Endpoint=http://127.0.0.1:8081;AccessKey={KEY};Version=1.0;",
+        "OwnerKeySecret": "s" * 32,
+    }
+)
+SEND = f"webpubsub.sendToGroup.{SID}"
+
+
+@pytest.mark.parametrize(
+    ("user_id", "claims", "expected"),
+    [
+        (f"streamer:{SID}", {"role": [SEND]}, ConnState(Role.STREAMER, SID)),
+        (
+            f"streamer:{SID}",
+            {"http://schemas.microsoft.com/ws/2008/06/identity/claims/role": [SEND]},
+            ConnState(Role.STREAMER, SID),
+        ),
+        ("watcher:x1", {"webpubsub.group": [SID]}, ConnState(Role.WATCHER, SID)),
+    ],
+)
+def test_connect_accepts_negotiated_tokens(
+    user_id: str, claims: dict[str, list[str]], expected: ConnState
+) -> None:
+    assert decide_connect(user_id, claims) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_id", "claims"),
+    [
+        (None, {"webpubsub.group": [SID]}),  # anonymous
+        ("alice", {"webpubsub.group": [SID]}),
+        (f"streamer:{SID}", {}),  # no permission
+        (f"streamer:{SID}", {"role": ["webpubsub.sendToGroup.other-stream-1"]}),
+        (f"streamer:{SID}", {"role": [SEND, "webpubsub.joinLeaveGroup"]}),  # more than needed
+        (f"streamer:{SID}", {"role": [SEND], "webpubsub.group": [SID]}),
+        ("streamer:short", {"role": ["webpubsub.sendToGroup.short"]}),
+        ("watcher:x1", {}),  # no stream
+        ("watcher:x1", {"webpubsub.group": [SID, "stream-other-1"]}),
+        ("watcher:x1", {"webpubsub.group": ["bad group"]}),
+        ("watcher:x1", {"webpubsub.group": [SID], "role": ["webpubsub.sendToGroup"]}),
+    ],
+)
+def test_connect_refuses_other_tokens(user_id: str | None, claims: dict[str, list[str]]) -> None:
+    result = decide_connect(user_id, claims)
+    assert isinstance(result, Refusal)
+    assert result.code == Code.BAD_CLAIMS
+
+
+def no_service() -> Any:
+    raise AssertionError("a refused event must not call the service")
+
+
+HANDLER = EventHandler(SETTINGS, UpstreamAuth(SETTINGS), no_service, clock=lambda: 1000.0)
+WATCHER_STATE = ConnState(Role.WATCHER, SID).encode()
+
+
+def ce(name: str, *, conn: str = "conn-1", sig: str | None = None, **extra: str) -> dict[str, str]:
+    system = name in ("connect", "connected", "disconnected")
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": ("azure.webpubsub.sys." if system else "azure.webpubsub.user.") + name,
+        "ce-eventName": name,
+        "ce-connectionId": conn,
+        "ce-hub": "codestream",
+        "ce-signature": sig if sig is not None else signature.sign(conn, KEY),
+        "Content-Type": "application/json",
+    }
+    headers.update(extra)
+    return headers
+
+
+def body(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+async def test_connect_stores_role_and_stream() -> None:
+    result = await HANDLER.handle(
+        "POST",
+        ce("connect", **{"ce-userId": "watcher:w1"}),
+        body({"claims": {"webpubsub.group": [SID]}}),
+    )
+    assert result.status == 200
+    assert decode_state(result.headers["ce-connectionState"]) == ConnState(Role.WATCHER, SID)
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "payload", "status", "code"),
+    [
+        # forged / unsigned: refused before anything else
+        (
+            "POST",
+            ce("sync", sig=signature.sign("conn-1", "guessed-key")),
+            b"{}",
+            401,
+            "unauthenticated",
+        ),
+        ("POST", ce("sync", sig=""), b"{}", 401, "unauthenticated"),
+        ("POST", ce("sync", sig=signature.sign("conn-2", KEY)), b"{}", 401, "unauthenticated"),
+        ("POST", ce("connect", sig=""), b"{}", 401, "unauthenticated"),
+        # framing
+        ("POST", {"Content-Type": "application/json"}, b"{}", 400, "bad_cloudevent"),
+        ("POST", ce("sync", **{"ce-hub": "otherhub"}), b"{}", 400, "wrong_hub"),
+        ("GET", {}, b"", 405, "method_not_allowed"),
+        ("OPTIONS", {"WebHook-Request-Origin": "evil.example"}, b"", 400, "origin_not_allowed"),
+        # connect with a token negotiate never issues
+        (
+            "POST",
+            ce("connect", **{"ce-userId": "watcher:w1"}),
+            body({"claims": {"webpubsub.group": [SID], "role": ["webpubsub.joinLeaveGroup"]}}),
+            401,
+            "bad_claims",
+        ),
+        ("POST", ce("connect", **{"ce-userId": "root"}), body({"claims": {}}), 401, "bad_claims"),
+        ("POST", ce("connect"), b"{", 400, "bad_json"),
+    ],
+)
+async def test_http_refusals(
+    method: str, headers: dict[str, str], payload: bytes, status: int, code: str
+) -> None:
+    result = await HANDLER.handle(method, headers, payload)
+    assert result.status == status
+    assert result.json()["error"]["code"] == code
+    assert "ce-connectionState" not in result.headers
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "payload", "code"),
+    [
+        ("hello", WATCHER_STATE, body({"streamId": SID}), "unknown_event"),
+        ("snapshot", WATCHER_STATE, body({"streamId": SID}), "wrong_role"),
+        ("control", WATCHER_STATE, body({"streamId": SID, "ended": True}), "wrong_role"),
+        ("sync", WATCHER_STATE, b"{oops", "bad_json"),
+        ("sync", WATCHER_STATE, body({"streamId": "stream-other-1", "have": None}), "other_stream"),
+        ("sync", WATCHER_STATE, b"[" * 2000, "too_large"),
+        ("sync", "", body({"streamId": SID, "have": None}), "no_state"),
+        ("sync", "forged-state", body({"streamId": SID, "have": None}), "no_state"),
+    ],
+)
+async def test_user_event_refusals_reach_the_sender(
+    name: str, state: str, payload: bytes, code: str
+) -> None:
+    headers = ce(name, **({"ce-connectionState": state} if state else {}))
+    result = await HANDLER.handle("POST", headers, payload)
+    assert result.status == 200  # so the service forwards it and keeps the connection
+    assert result.json()["type"] == "error"
+    assert result.json()["code"] == code
+
+
+async def test_over_rate_refusal_updates_the_state() -> None:
+    state = WATCHER_STATE
+    codes = []
+    for _ in range(5):
+        result = await HANDLER.handle("POST", ce("sync", **{"ce-connectionState": state}), b"{oops")
+        codes.append(result.json()["code"])
+        state = result.headers.get("ce-connectionState", state)
+    assert codes == ["bad_json"] * 3 + ["rate_limited"] * 2
+
+
+async def test_abuse_protection_for_own_service() -> None:
+    result = await HANDLER.handle("OPTIONS", {"WebHook-Request-Origin": "127.0.0.1:8081"}, b"")
+    assert result.status == 200
+    assert result.headers == {"WebHook-Allowed-Origin": "127.0.0.1:8081"}

@@ -1,0 +1,46 @@
+"""function_app.py: the routes Azure will index, and the start-up failure on bad settings."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from types import ModuleType
+
+import pytest
+
+from codestream import routes
+from codestream.config import ConfigError
+
+GOOD_ENV = {
+    "WebPubSubConnectionString": "Endpoint=http://127.0.0.1:8081;AccessKey=k;Version=1.0;",
+    "OwnerKeySecret": "s" * 32,
+}
+
+
+def fresh_import(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ModuleType:
+    for name in ("WebPubSubConnectionString", "WebPubSubEndpoint", "OwnerKeySecret"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delitem(sys.modules, "function_app", raising=False)
+    return importlib.import_module("function_app")
+
+
+def test_routes_methods_and_auth_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = fresh_import(monkeypatch, GOOD_ENV)
+    found = {}
+    for function in module.app.get_functions():
+        trigger = function.get_trigger()
+        methods = sorted(str(getattr(m, "value", m)) for m in trigger.methods)
+        found[trigger.route] = (methods, str(getattr(trigger.auth_level, "value", "")).lower())
+    assert found == {
+        routes.NEGOTIATE: (["POST"], "anonymous"),
+        routes.EVENTS: (["GET", "OPTIONS", "POST"], "anonymous"),
+        routes.HEALTH: (["GET"], "anonymous"),
+    }
+    assert routes.EVENT_HANDLER_PATH == "/api/webpubsub/events"
+
+
+def test_import_fails_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="OwnerKeySecret"):
+        fresh_import(monkeypatch, {**GOOD_ENV, "OwnerKeySecret": "short"})

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emulator.subprotocol import (
+    AckError,
+    DataType,
+    JoinGroup,
+    Payload,
+    Ping,
+    ProtocolError,
+    SendEvent,
+    SendToGroup,
+    SequenceAck,
+    ack_frame,
+    connected_frame,
+    encode,
+    group_message,
+    parse_frame,
+    server_message,
+)
+
+
+def test_send_to_group_json_data_keeps_its_value() -> None:
+    frame = {"type": "sendToGroup", "group": "g", "dataType": "json", "data": {"a": [1, "é"]}}
+    command = parse_frame(json.dumps({**frame, "noEcho": True, "ackId": 7}), reliable=False)
+    assert isinstance(command, SendToGroup)
+    assert (command.group, command.no_echo, command.ack_id) == ("g", True, 7)
+    assert command.payload.json_data() == {"a": [1, "é"]}
+
+
+def test_binary_data_is_base64_both_ways() -> None:
+    command = parse_frame(
+        '{"type":"event","event":"e","dataType":"binary","data":"AAH/"}', reliable=False
+    )
+    assert isinstance(command, SendEvent)
+    assert command.payload == Payload(DataType.BINARY, b"\x00\x01\xff")
+    assert command.payload.json_data() == "AAH/"
+
+
+@pytest.mark.parametrize(
+    ("text", "ack_id", "message"),
+    [
+        ("not json", None, "not JSON"),
+        ("[1]", None, "object"),
+        ('{"type":"joinGroup","ackId":"1","group":"g"}', None, "ackId"),
+        ('{"type":"joinGroup","ackId":3}', 3, "group"),
+        ('{"type":"sendToGroup","group":"g","dataType":"xml","data":"","ackId":4}', 4, "dataType"),
+        ('{"type":"sendToGroup","group":"g","dataType":"text","data":5}', None, "string"),
+        ('{"type":"event","event":"e","dataType":"binary","data":"!!"}', None, "base64"),
+        ('{"type":"sequenceAck","sequenceId":1}', None, "unknown"),  # not on the plain json one
+        ('{"type":"nope","ackId":9}', 9, "unknown"),
+    ],
+)
+def test_bad_frames_say_why_and_keep_the_ack_id(
+    text: str, ack_id: int | None, message: str
+) -> None:
+    with pytest.raises(ProtocolError, match=message) as err:
+        parse_frame(text, reliable=False)
+    assert err.value.ack_id == ack_id
+
+
+def test_data_type_defaults_to_json() -> None:
+    command = parse_frame('{"type":"event","event":"e","data":[1]}', reliable=False)
+    assert isinstance(command, SendEvent)
+    assert command.payload == Payload(DataType.JSON, b"[1]")
+
+
+def test_reliable_only_commands() -> None:
+    assert parse_frame('{"type":"sequenceAck","sequenceId":5}', reliable=True) == SequenceAck(5)
+    assert parse_frame('{"type":"ping"}', reliable=False) == Ping()
+    assert parse_frame('{"type":"joinGroup","group":"g"}', reliable=True) == JoinGroup("g")
+
+
+def test_server_frames() -> None:
+    assert json.loads(connected_frame("c", "u", "t")) == {
+        "type": "system",
+        "event": "connected",
+        "connectionId": "c",
+        "userId": "u",
+        "reconnectionToken": "t",
+    }
+    assert json.loads(ack_frame(1)) == {"type": "ack", "ackId": 1, "success": True}
+    assert json.loads(ack_frame(2, AckError.DUPLICATE, "dup"))["error"] == {
+        "name": "Duplicate",
+        "message": "dup",
+    }
+    text = Payload(DataType.TEXT, b"hi")
+    assert json.loads(encode(group_message("g", None, text), sequence_id=3)) == {
+        "sequenceId": 3,
+        "type": "message",
+        "from": "group",
+        "group": "g",
+        "dataType": "text",
+        "data": "hi",
+    }
+    assert server_message(Payload(DataType.JSON, b'"s"'))["data"] == "s"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "data_type"),
+    [
+        ("application/json; charset=utf-8", b'{"a":1}', DataType.JSON),
+        ("text/plain", b"x", DataType.TEXT),
+        ("application/octet-stream", b"\xff", DataType.BINARY),
+    ],
+)
+def test_payload_from_content_type(content_type: str, body: bytes, data_type: DataType) -> None:
+    assert Payload.from_content_type(content_type, body).data_type is data_type
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("image/png", b"x"), ("application/json", b"{bad"), ("text/plain", b"\xff")],
+)
+def test_payload_refuses_what_the_service_refuses(content_type: str, body: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 (UnicodeDecodeError and JSON errors too)
+        Payload.from_content_type(content_type, body)
