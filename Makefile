@@ -74,8 +74,15 @@ test: build $(NODE_TEST_STAMP) chromium $(INFRA_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-bench: build
+bench: build chromium
 	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist tests/node/node_modules .pytest_cache .ruff_cache
+
+# The long soak (a few minutes; `make test` runs a 30 s form): random edits and injected faults,
+# figures appended to tests/soak/RESULTS.md. SOAK_SECONDS=600 / CODESTREAM_SOAK_SEED=n to vary.
+.PHONY: soak
+soak: build chromium
+	CODESTREAM_SOAK_SECONDS=$${SOAK_SECONDS:-240} CODESTREAM_SOAK_RECORD=tests/soak/RESULTS.md \
+	  $(BIN)/pytest tests/soak -q -s

@@ -211,6 +211,9 @@ async def measure(
     subprotocol: str,
     sizes: Sequence[int],
     deadline: float,
+    *,
+    paced_messages: int = PACED_MESSAGES,
+    burst_deliveries: int = BURST_DELIVERIES,
 ) -> list[Row]:
     """One row per size, until `deadline` (time.monotonic()) has passed."""
     service = WebPubSubServiceClient.from_connection_string(connection_string, hub=HUB)
@@ -232,8 +235,8 @@ async def measure(
                     break
                 connect_rate = await watchers.grow_to(n)
                 rss = rss_bytes(emulator_pid)
-                paced, _ = await _run_phase(publisher, watchers, PACED_MESSAGES, PACE_S, deadline)
-                burst_messages = max(10, BURST_DELIVERIES // n)
+                paced, _ = await _run_phase(publisher, watchers, paced_messages, PACE_S, deadline)
+                burst_messages = max(10, burst_deliveries // n)
                 burst, first_sent = await _run_phase(
                     publisher, watchers, burst_messages, 0, deadline
                 )
@@ -335,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-write", action="store_true", help="print only; leave bench/results-fanout.md"
     )
+    parser.add_argument("--paced-messages", type=int, default=PACED_MESSAGES)
+    parser.add_argument("--burst-deliveries", type=int, default=BURST_DELIVERIES)
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
@@ -345,7 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for subprotocol in subprotocols:
         with start_emulator({"hubs": {HUB: {"eventHandlers": []}}}) as emulator:
             pid = emulator.process.process.pid
-            run = measure(emulator.connection_string, pid, subprotocol, sizes, deadline)
+            run = measure(
+                emulator.connection_string,
+                pid,
+                subprotocol,
+                sizes,
+                deadline,
+                paced_messages=args.paced_messages,
+                burst_deliveries=args.burst_deliveries,
+            )
             rows += asyncio.run(run)
     cells = [_cells(row) for row in rows]
     print(text_table(HEADERS, cells))

@@ -6,14 +6,13 @@ understands: status codes, `ce-connectionState`, and the abuse-protection handsh
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from codestream.errors import Code, Refusal
-from codestream.http import JSON_TYPE, HttpResult, error_result, json_result
+from codestream.http import JSON_TYPE, HttpResult, error_result, json_result, parse_json
 
 SYS_PREFIX = "azure.webpubsub.sys."
 USER_PREFIX = "azure.webpubsub.user."
@@ -87,8 +86,8 @@ def connect_claims(body: bytes) -> dict[str, list[str]] | Refusal:
     if len(body) > MAX_CONNECT_BODY:
         return Refusal(Code.TOO_LARGE, "connect event body is too large")
     try:
-        value = json.loads(body.decode("utf-8")) if body else {}
-    except (UnicodeDecodeError, ValueError):
+        value = parse_json(body) if body else {}
+    except ValueError:
         return Refusal(Code.BAD_JSON, "connect event body is not JSON")
     claims = value.get("claims") if isinstance(value, dict) else None
     if claims is None:

@@ -35,5 +35,11 @@ def error_result(refusal: Refusal, headers: dict[str, str] | None = None) -> Htt
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body; raises ValueError (incl. UnicodeDecodeError) on bad input."""
-    return json.loads(body.decode("utf-8"))
+    """Decode a JSON body; raises ValueError (incl. UnicodeDecodeError) on bad input.
+
+    JSON nested too deeply for the decoder (a few KiB of `[`) is bad input too: without this,
+    its RecursionError would escape every parser and become a 500."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("JSON is nested too deeply") from None

@@ -7,13 +7,13 @@ table, `EVENT_RULES`, so the policy can be read in one place.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from codestream.errors import Code, Refusal
+from codestream.http import parse_json
 from codestream.ids import is_stream_id
 from codestream.ratelimit import Limit, take
 from codestream.state import ConnState, Role
@@ -56,8 +56,8 @@ def _json_object(body: bytes, max_bytes: int) -> dict[str, Any] | Refusal:
     if len(body) > max_bytes:
         return Refusal(Code.TOO_LARGE, f"body is {len(body)} bytes; the limit is {max_bytes}")
     try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        value = parse_json(body)
+    except ValueError:
         return Refusal(Code.BAD_JSON, "body is not valid UTF-8 JSON")
     if not isinstance(value, dict):
         return Refusal(Code.BAD_SCHEMA, "body must be a JSON object")

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from codestream.http import parse_json
 from codestream.ids import is_stream_id
 from codestream.ratelimit import Bucket
 
@@ -51,7 +52,7 @@ def decode_state(value: str | None) -> ConnState | None:
     if not value or len(value) > MAX_STATE_CHARS:
         return None
     try:
-        raw = json.loads(base64.b64decode(value, validate=True))
+        raw = parse_json(base64.b64decode(value, validate=True))
         role = Role(raw["r"])
         stream_id = raw["s"]
         buckets = {

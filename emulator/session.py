@@ -291,6 +291,9 @@ class Session:
                     await ws.send_bytes(item)
         except (ConnectionError, RuntimeError) as exc:
             log.debug("writer of %s stopped: %s", self.id, exc)
+        except Exception:  # never a silent, half-alive connection
+            log.exception("writer of %s failed", self.id)
+            self.terminate(CLOSE_ERROR, "internal error while sending")
 
     def _enqueue(self, item: str | bytes) -> None:
         self._out.append(item)
@@ -312,7 +315,7 @@ class Session:
             return
         item: str | bytes
         if self.json_protocol is None:
-            item = payload.body if payload.data_type is DataType.BINARY else payload.body.decode()
+            item = payload.body if payload.data_type is DataType.BINARY else payload.text()
         elif self.reliable is not None:
             try:
                 item = self.reliable.number(frame)
@@ -468,7 +471,7 @@ class Session:
             event_name=name,
             system=False,
             content_type=content_type,
-            body=payload.body,
+            body=payload.utf8_body(),
             access_keys=self.runtime.access_keys,
         )
         try:

@@ -51,7 +51,10 @@ class Payload:
         """REST and upstream bodies; raises ValueError for a type the service does not take."""
         media = content_type.split(";")[0].strip().lower()
         if media == "application/json":
-            json.loads(body)  # must be JSON to be delivered as dataType json
+            try:
+                json.loads(body)  # must be JSON to be delivered as dataType json
+            except RecursionError:
+                raise ValueError("JSON body is nested too deeply") from None
             return cls(DataType.JSON, body)
         if media == "text/plain":
             body.decode("utf-8")
@@ -72,8 +75,19 @@ class Payload:
         if self.data_type is DataType.JSON:
             return json.loads(self.body)
         if self.data_type is DataType.TEXT:
-            return self.body.decode("utf-8")
+            # a client's lone surrogates survive to JSON receivers as \u escapes
+            return self.body.decode("utf-8", "surrogatepass")
         return base64.b64encode(self.body).decode("ascii")
+
+    def utf8_body(self) -> bytes:
+        """The body as valid UTF-8 where it is text: lone surrogates become U+FFFD."""
+        if self.data_type is DataType.TEXT:
+            return self.body.decode("utf-8", "replace").encode()
+        return self.body
+
+    def text(self) -> str:
+        """For a plain WebSocket text frame."""
+        return self.body.decode("utf-8", "replace")
 
 
 class ProtocolError(ValueError):
@@ -134,16 +148,33 @@ def _payload(frame: dict[str, Any], ack_id: int | None) -> Payload:
         raise ProtocolError(f"unsupported dataType {raw_type!r}", ack_id) from None
     data = frame.get("data")
     if data_type is DataType.JSON:
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        return Payload(data_type, body)
+        try:
+            return Payload(data_type, json_text(data).encode())
+        except (ValueError, RecursionError):
+            raise ProtocolError("data is not valid JSON (NaN or too deep)", ack_id) from None
     if not isinstance(data, str):
         raise ProtocolError(f"data must be a string for dataType {raw_type}", ack_id)
     if data_type is DataType.TEXT:
-        return Payload(data_type, data.encode())
+        # JavaScript strings may hold lone surrogates; keep them (see json_data)
+        return Payload(data_type, data.encode("utf-8", "surrogatepass"))
     try:
         return Payload(data_type, base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError):
         raise ProtocolError("binary data must be base64", ack_id) from None
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON, raw UTF-8 unless lone surrogates force ASCII escapes. ValueError on NaN."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text
+
+
+MAX_EVENT_NAME = 128
 
 
 def _group(frame: dict[str, Any], ack_id: int | None) -> str:
@@ -157,8 +188,8 @@ def parse_frame(text: str, *, reliable: bool) -> Command:
     """One client text frame -> one command; ProtocolError says what is wrong."""
     try:
         frame = json.loads(text)
-    except ValueError:
-        raise ProtocolError("frame is not JSON") from None
+    except (ValueError, RecursionError):
+        raise ProtocolError("frame is not JSON (or is nested too deeply)") from None
     if not isinstance(frame, dict):
         raise ProtocolError("frame must be a JSON object")
     ack_id = frame.get("ackId")
@@ -174,8 +205,13 @@ def parse_frame(text: str, *, reliable: bool) -> Command:
         return SendToGroup(group, _payload(frame, ack_id), bool(frame.get("noEcho")), ack_id)
     if kind == "event":
         event = frame.get("event")
-        if not isinstance(event, str) or not event:
-            raise ProtocolError("event must be a non-empty string", ack_id)
+        # it travels in HTTP headers (ce-type, ce-eventName): printable ASCII only
+        if (
+            not isinstance(event, str)
+            or not 0 < len(event) <= MAX_EVENT_NAME
+            or not (event.isascii() and event.isprintable())
+        ):
+            raise ProtocolError("event must be 1-128 printable ASCII characters", ack_id)
         return SendEvent(event, _payload(frame, ack_id), ack_id)
     if kind == "ping":
         return Ping()
@@ -188,7 +224,7 @@ def parse_frame(text: str, *, reliable: bool) -> Command:
 
 
 def _dump(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    return json_text(message)
 
 
 def connected_frame(connection_id: str, user_id: str | None, reconnection_token: str | None) -> str:

@@ -60,7 +60,7 @@ def _decode(token: str, key: str) -> dict[str, Any]:
 
 def _check_audience(claims: Mapping[str, Any], expected_path: str) -> None:
     aud = claims.get("aud")
-    auds = [aud] if isinstance(aud, str) else list(aud or [])
+    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if not any(isinstance(a, str) and _audience_path(a) == expected_path.lower() for a in auds):
         raise TokenError("token audience does not match this endpoint")
 

@@ -161,7 +161,7 @@ def read_connect_response(resp: EventResponse) -> ConnectResult:
         return ConnectResult(state=state, state_set=state_set)
     try:
         body = json.loads(resp.body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise EventRejected(500, "connect response body is not JSON") from None
     if not isinstance(body, dict):
         raise EventRejected(500, "connect response body must be a JSON object")
@@ -254,3 +254,6 @@ class Upstream:
         except aiohttp.ClientError as exc:
             log.warning("event handler %s failed: %s", url, exc)
             raise EventRejected(500, "event handler is unreachable") from None
+        except (ValueError, UnicodeError) as exc:  # e.g. a header value HTTP cannot carry
+            log.warning("event for %s could not be sent: %s", url, exc)
+            raise EventRejected(500, "event could not be sent") from None

@@ -465,3 +465,21 @@ async def test_recovery_resends_exactly_the_unacked_then_expires(
         gone = await asyncio.to_thread(handler.wait_for_connection, "disconnected", cid2, 10)
         assert 1.5 < time.monotonic() - started < 6  # the 2 s recovery window
         assert "recovery window" in json.loads(gone.body)["reason"]
+
+
+async def test_lone_surrogates_pass_to_json_clients_and_replace_for_plain_ones(
+    http: aiohttp.ClientSession, service: WebPubSubServiceClient
+) -> None:
+    """JavaScript strings may hold lone surrogates (a split emoji): JSON clients get them back."""
+    sender = await _connect(http, _url(service, roles=["webpubsub.sendToGroup"]))
+    json_client = await _connect(http, _url(service, groups=["surrogates"]))
+    plain = await _connect(http, _url(service, groups=["surrogates"]), None)
+    await _connected(sender)
+    await _connected(json_client)
+    frame = '{"type":"sendToGroup","group":"surrogates","dataType":"text","data":"x\\ud83d"}'
+    await sender.send_str(frame)
+    assert (await _json(json_client))["data"] == "x\ud83d"
+    raw = await plain.receive(timeout=WAIT)
+    assert raw.data == "x\ufffd\ufffd\ufffd"
+    for ws in (sender, json_client, plain):
+        await ws.close()

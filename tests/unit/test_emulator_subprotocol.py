@@ -118,3 +118,44 @@ def test_payload_from_content_type(content_type: str, body: bytes, data_type: Da
 def test_payload_refuses_what_the_service_refuses(content_type: str, body: bytes) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 (UnicodeDecodeError and JSON errors too)
         Payload.from_content_type(content_type, body)
+
+
+def test_lone_surrogates_reach_json_receivers_unchanged() -> None:
+    text = '{"type":"sendToGroup","group":"g","dataType":"text","data":"a\\ud800b"}'
+    command = parse_frame(text, reliable=False)
+    assert isinstance(command, SendToGroup)
+    frame = encode(group_message("g", None, command.payload))
+    frame.encode()  # sendable as a WebSocket text frame
+    assert json.loads(frame)["data"] == "a\ud800b"
+    assert command.payload.text() == "a\ufffd\ufffd\ufffdb"  # plain receivers
+    assert command.payload.utf8_body().decode() == "a\ufffd\ufffd\ufffdb"  # upstream
+
+
+def test_lone_surrogates_in_json_data_are_escaped_only_when_needed() -> None:
+    text = '{"type":"sendToGroup","group":"g","dataType":"json","data":["\\udfff","é"]}'
+    command = parse_frame(text, reliable=False)
+    assert isinstance(command, SendToGroup)
+    assert command.payload.body.isascii()
+    assert json.loads(command.payload.body) == ["\udfff", "é"]
+    plain = parse_frame('{"type":"event","event":"e","data":["é"]}', reliable=False)
+    assert isinstance(plain, SendEvent)
+    assert plain.payload.body == '["é"]'.encode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5000 + "]" * 5000,
+        '{"type":"event","event":"e","dataType":"json","data":NaN}',
+        '{"type":"event","event":"bad name\\n","data":1}',
+        '{"type":"event","event":"' + "e" * 129 + '","data":1}',
+    ],
+)
+def test_deep_nan_and_bad_event_names_are_protocol_errors(text: str) -> None:
+    with pytest.raises(ProtocolError):
+        parse_frame(text, reliable=False)
+
+
+def test_deep_rest_json_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="deeply"):
+        Payload.from_content_type("application/json", b"[" * 5000 + b"]" * 5000)

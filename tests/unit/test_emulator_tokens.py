@@ -77,3 +77,10 @@ def test_reconnection_token_is_bound_to_connection_and_hub() -> None:
         verify_reconnection_token(token, KEY, "other", "c1")
     with pytest.raises(TokenError):
         verify_reconnection_token(token, "z" * 44, "hub", "c1")
+
+
+@pytest.mark.parametrize("aud", [1795631908, 1.5, True, {"a": 1}, None])
+def test_audience_of_another_type_is_refused(aud: object) -> None:
+    token = jwt.encode({"aud": aud, "exp": 2**40}, KEY, algorithm="HS256")
+    with pytest.raises(TokenError, match="audience"):
+        verify_client_token(token, KEY, "hub")

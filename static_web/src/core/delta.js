@@ -15,6 +15,9 @@ export function checkChanges(length, changes) {
     if (!Number.isInteger(from) || !Number.isInteger(to) || typeof insert !== "string") {
       throw new DeltaError("a change is [int, int, string]");
     }
+    // the editor (CodeMirror) stores "\r\n" and "\r" as one "\n": a "\r" would make the page's
+    // document shorter than these offsets count; real documents never contain one
+    if (insert.includes("\r")) throw new DeltaError("a change inserts a \\r; line breaks are \\n");
     if (from < 0 || to < from || to > len) {
       throw new DeltaError(`change [${from}, ${to}] outside document of length ${len}`);
     }

@@ -9,6 +9,7 @@ import { checkChanges, DeltaError } from "./delta.js";
 export const SYNC_MIN_INTERVAL_MS = 1100; // the server allows one sync per second per connection
 export const SYNC_RETRY_MS = 4000; // no snapshot by then: ask again
 export const MAX_BUFFERED = 5000; // deltas held while waiting; beyond that the snapshot covers them
+export const MAX_CHUNKS = 256; // the server refuses snapshots of more chunks
 
 const isInt = (x) => Number.isInteger(x) && x >= 0;
 
@@ -122,7 +123,7 @@ export class WatcherState {
     const { epoch, v, doc, chunk } = msg;
     if (typeof epoch !== "string" || !isInt(v) || typeof doc !== "string") return [];
     const [i, n] = Array.isArray(chunk) ? chunk : [0, 1];
-    if (!isInt(i) || !isInt(n) || n < 1 || i >= n) return [];
+    if (!isInt(i) || !isInt(n) || n < 1 || n > MAX_CHUNKS || i >= n) return [];
     const key = `${epoch}:${v}:${n}`;
     if (!this.chunks || this.chunks.key !== key) this.chunks = { key, parts: new Array(n), got: 0 };
     if (this.chunks.parts[i] === undefined) {
@@ -132,6 +133,7 @@ export class WatcherState {
     if (this.chunks.got < n) return [];
     const full = this.chunks.parts.join("");
     this.chunks = null;
+    if (full.includes("\r")) return []; // see checkChanges: the editor would count it otherwise
     // a snapshot older than what we show (an answer to an earlier sync) changes nothing
     if (this.phase === "synced" && epoch === this.epoch && v <= this.v) return [];
     this.phase = "synced";
@@ -157,7 +159,9 @@ export class WatcherState {
     const actions = [];
     for (const d of later) {
       if (d.v <= this.v) continue; // duplicate inside the buffer
-      if (d.v !== this.v + 1) return actions.concat(this.#gap(now, later.filter((x) => x.v > this.v)));
+      // a gap right after a snapshot: the next snapshot is taken after every delta held here
+      // was sent, so it covers them (and a bogus delta "from the future" cannot stay forever)
+      if (d.v !== this.v + 1) return actions.concat(this.#gap(now, []));
       const applied = this.#apply(d);
       if (!applied) return actions.concat(this.#gap(now, []));
       actions.push(...applied);

@@ -1,0 +1,302 @@
+"""Fuzz the running dev host's `/api/negotiate` and `/api/webpubsub/events`.
+
+`python -m tests.fuzz.http --requests 5000` starts its own dev host (with its emulator), sends
+that many generated requests (malformed, oversized, forged, replayed, every method, binary
+garbage, and correctly signed events with hostile contents), tallies the answers, and fails
+on any 5xx, on a forged event being accepted, on a traceback in the server's log, or on the
+server dying. At the end a normal streamer and watcher must still work end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import secrets
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from codestream import ids, signature
+from codestream.state import ConnState, Role
+from tests.support.devhost import Peer, RunningDevHost, start_devhost
+
+from .report import Tally, arguments
+
+CONCURRENCY = 16
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "PROPFIND"]
+SYSTEM = ["connect", "connected", "disconnected"]
+USER = ["sync", "snapshot", "control"]
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    forged: bool = False  # must never be answered 2xx
+
+
+@dataclass
+class Known:
+    """Facts from real traffic that a replay reuses: a stream, its key, a watcher's id."""
+
+    stream_id: str
+    owner_key: str
+    other_stream_id: str
+    access_key: str
+
+
+def _junk_json(rng: random.Random, depth: int = 0) -> Any:
+    choice = rng.randrange(9 if depth < 3 else 6)
+    if choice == 0:
+        return None
+    if choice == 1:
+        return rng.choice([True, False])
+    if choice == 2:
+        return rng.choice([0, -1, 2**53, 2**64, -(2**63), 1.5, 1e308])
+    if choice == 3:
+        return "".join(chr(rng.randrange(0x20, 0x2FFF)) for _ in range(rng.randrange(0, 12)))
+    if choice == 4:
+        return rng.choice(["", "streamer", "watcher", "sync", "\ud800", "a" * 300])
+    if choice == 5:
+        return rng.choice([[], {}, [0, 1], [1, 0], [-1, 2**40]])
+    if choice in (6, 7):
+        return [_junk_json(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
+    keys = ["streamId", "ownerKey", "have", "epoch", "v", "to", "doc", "chunk", "title", "x"]
+    return {rng.choice(keys): _junk_json(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
+
+
+def _body(rng: random.Random, known: Known, *valid: dict[str, Any]) -> bytes:
+    """Anything from valid JSON to garbage, incl. sizes over every limit."""
+    roll = rng.random()
+    if roll < 0.25 and valid:
+        value = dict(rng.choice(valid))
+        if rng.random() < 0.7:  # one field broken
+            value[rng.choice([*value, "extra"])] = _junk_json(rng)
+        return json.dumps(value).encode()
+    if roll < 0.45:
+        return json.dumps(_junk_json(rng)).encode()
+    if roll < 0.55:
+        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+    if roll < 0.65:
+        text = json.dumps({"streamId": known.stream_id, "have": None})
+        cut = rng.randrange(len(text))
+        return (text[:cut] + rng.choice(["", "\x00", "}", "{", '"', "\\"])).encode()
+    if roll < 0.72:
+        depth = rng.choice([500, 1000, 2000, 50_000])
+        return b"[" * depth + b"]" * depth
+    if roll < 0.8:
+        # just over a limit: negotiate 4 KiB, sync 1 KiB, control 4 KiB, connect 64 KiB
+        size = rng.choice([1025, 4097, 65 * 1024, 2 * 1024 * 1024 + 5000])
+        return json.dumps({"streamId": known.stream_id, "title": "x" * size}).encode()
+    if roll < 0.805:
+        return b"{" + b" " * (9 * 1024 * 1024) + b"}"  # over the dev host's 8 MiB body limit
+    if roll < 0.85:
+        return b""
+    return json.dumps(_junk_json(rng)).encode("utf-8")
+
+
+def negotiate_request(rng: random.Random, known: Known) -> Request:
+    valid = [
+        {},
+        {"streamId": known.stream_id},
+        {"streamId": known.stream_id, "ownerKey": known.owner_key},
+        # replays: a real owner key on another stream, a truncated or altered one
+        {"streamId": known.other_stream_id, "ownerKey": known.owner_key},
+        {"streamId": known.stream_id, "ownerKey": known.owner_key[:-1]},
+        {"streamId": known.stream_id, "ownerKey": known.owner_key.upper()},
+    ]
+    method = "POST" if rng.random() < 0.85 else rng.choice(METHODS)
+    headers = {"Content-Type": rng.choice(["application/json", "text/plain", "", "x/y"])}
+    return Request("negotiate", method, "/api/negotiate", headers, _body(rng, known, *valid))
+
+
+def _state(rng: random.Random, known: Known) -> str | None:
+    choice = rng.randrange(7)
+    if choice == 0:
+        return None
+    if choice == 1:
+        return ConnState(Role.WATCHER, known.stream_id).encode()
+    if choice == 2:
+        return ConnState(Role.STREAMER, known.stream_id).encode()
+    if choice == 3:
+        return ConnState(rng.choice(list(Role)), ids.new_stream_id()).encode()
+    if choice == 4:
+        return base64.b64encode(json.dumps(_junk_json(rng)).encode()).decode()
+    if choice == 5:
+        return base64.b64encode(b"[" * 1500 + b"]" * 1500).decode()
+    return "".join(rng.choice("ab=+/!é") for _ in range(rng.randrange(1, 40)))
+
+
+def event_request(rng: random.Random, known: Known) -> Request:
+    name = rng.choice(SYSTEM + USER + ["message", "shout", "", "sync sync", "ßync"])
+    system = name in SYSTEM if rng.random() < 0.9 else name not in SYSTEM
+    conn = rng.choice([secrets.token_urlsafe(8), "conn-1", "", "a" * 300])
+    signature_kind = rng.choices(
+        ["good", "missing", "forged", "other-connection", "wrong-key", "junk"],
+        weights=[6, 1, 1, 1, 1, 1],
+    )[0]
+    good = signature.sign(conn, known.access_key) if conn else ""
+    sig = {
+        "good": good,
+        "missing": None,
+        "forged": "sha256=" + secrets.token_hex(32),
+        "other-connection": signature.sign(conn + "x", known.access_key),
+        "wrong-key": signature.sign(conn, "guessed-key"),
+        "junk": rng.choice(["sha256=", "sha1=abc", ",,,", good.upper(), good[:-1], good[7:]]),
+    }[signature_kind]
+    headers: dict[str, str] = {
+        "ce-specversion": rng.choice(["1.0"] * 9 + ["0.3"]),
+        "ce-type": ("azure.webpubsub.sys." if system else "azure.webpubsub.user.") + name,
+        "ce-eventName": name if rng.random() < 0.9 else rng.choice(USER + SYSTEM),
+        "ce-connectionId": conn,
+        "ce-hub": rng.choice(["codestream"] * 8 + ["CodeStream", "other", ""]),
+        "Content-Type": rng.choice(["application/json"] * 6 + ["text/plain", "x/y", ""]),
+        "ce-awpsversion": "1.0",
+    }
+    if sig is not None:
+        headers["ce-signature"] = sig
+    state = _state(rng, known)
+    if state is not None:
+        headers["ce-connectionState"] = state
+    user = rng.choice(
+        [f"streamer:{known.stream_id}", f"watcher:{secrets.token_hex(3)}", "", "admin", None]
+    )
+    if user is not None:
+        headers["ce-userId"] = user
+    for header in rng.sample(sorted(headers), k=rng.choice([0, 0, 0, 1])):
+        del headers[header]  # a required header missing
+    valid = [
+        {"streamId": known.stream_id, "have": None},
+        {"streamId": known.stream_id, "have": {"epoch": "e1", "v": 3}},
+        {"streamId": known.stream_id, "title": "t", "lang": "python"},
+        {
+            "streamId": known.stream_id,
+            "to": conn or "c",
+            "epoch": "e1",
+            "v": 1,
+            "doc": "print(1)",
+            "chunk": [0, 1],
+        },
+        {"claims": {"webpubsub.group": [known.stream_id]}},
+        {"claims": {"role": [ids.send_role(known.stream_id)]}},
+        {"reason": "gone"},
+    ]
+    method = "POST" if rng.random() < 0.85 else rng.choice(METHODS)
+    if method == "OPTIONS":
+        headers["WebHook-Request-Origin"] = rng.choice(["127.0.0.1", "evil.example", "*", ""])
+    forged = signature_kind != "good" and method == "POST"
+    body = _body(rng, known, *valid)
+    return Request("events", method, "/api/webpubsub/events", headers, body, forged)
+
+
+def generate(rng: random.Random, known: Known) -> Request:
+    if rng.random() < 0.35:
+        return negotiate_request(rng, known)
+    return event_request(rng, known)
+
+
+async def _send(session: aiohttp.ClientSession, base: str, req: Request, tally: Tally) -> None:
+    kind = f"{req.kind} {req.method}{' forged' if req.forged else ''}"
+    try:
+        async with session.request(
+            req.method, base + req.path, headers=req.headers, data=req.body
+        ) as resp:
+            body = await resp.read()
+            outcome = str(resp.status)
+    except (aiohttp.ClientError, ValueError) as exc:
+        # e.g. a header the client library itself refuses to send; or the server cut us off
+        tally.record(kind, f"client error {type(exc).__name__}")
+        if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+            tally.problem(f"{kind}: connection dropped ({exc})")
+        return
+    tally.record(kind, outcome)
+    if resp.status >= 500:
+        tally.problem(f"{kind}: {resp.status} {body[:200]!r}")
+    elif req.forged and 200 <= resp.status < 300:
+        tally.problem(f"{kind}: forged event accepted with {resp.status} {req.headers}")
+    elif resp.status >= 400 and req.method != "HEAD" and resp.status != 413:
+        try:
+            error = json.loads(body)["error"]
+            assert isinstance(error["code"], str)
+            assert isinstance(error["message"], str)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            tally.problem(f"{kind}: {resp.status} without an error body: {body[:120]!r}")
+
+
+async def still_works(host: RunningDevHost) -> None:
+    """A streamer and a watcher, end to end: sync, snapshot, delta."""
+    streamer = await Peer(host).open()
+    try:
+        watcher = await Peer(host, {"streamId": streamer.stream_id or ""}).open()
+        try:
+            await watcher.send_event("sync", {"streamId": watcher.stream_id, "have": None})
+            request = await streamer.wait_for(type="sync-request")
+            snapshot = {
+                "streamId": streamer.stream_id,
+                "to": request["connectionId"],
+                "epoch": "e1",
+                "v": 1,
+                "doc": "still works",
+                "chunk": [0, 1],
+            }
+            await streamer.send_event("snapshot", snapshot)
+            await watcher.wait_for(type="snapshot", doc="still works")
+            delta = {"type": "delta", "epoch": "e1", "v": 2, "changes": [[0, 0, "!"]]}
+            await streamer.send_to_group(streamer.stream_id or "", delta)
+            await watcher.wait_for(type="delta", v=2)
+        finally:
+            await watcher.close()
+    finally:
+        await streamer.close()
+
+
+async def fuzz(host: RunningDevHost, requests: int, seed: int) -> Tally:
+    rng = random.Random(seed)
+    tally = Tally(f"dev host HTTP fuzz (seed {seed})")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async with session.post(f"{host.url}/api/negotiate", json={}) as resp:
+            first = await resp.json()
+        known = Known(first["streamId"], first["ownerKey"], ids.new_stream_id(), host.access_key)
+        queue: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=CONCURRENCY * 2)
+
+        async def worker() -> None:
+            while (req := await queue.get()) is not None:
+                await _send(session, host.url, req, tally)
+
+        workers = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
+        for _ in range(requests):
+            await queue.put(generate(rng, known))
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    if host.process.process.poll() is not None:
+        tally.problem(f"the dev host died with {host.process.process.returncode}")
+        return tally
+    try:
+        await asyncio.wait_for(still_works(host), 60)
+    except Exception as exc:  # any failure here is the finding
+        tally.problem(f"a normal streamer and watcher no longer work: {exc!r}")
+    log = host.process.output()
+    if "Traceback" in log:
+        tally.problem("traceback in the dev host's log:\n" + log[log.index("Traceback") :][:3000])
+    return tally
+
+
+def main() -> int:
+    args = arguments("python -m tests.fuzz.http", "requests", 2000)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+    with start_devhost() as host:
+        tally = asyncio.run(fuzz(host, args.requests, seed))
+    print(tally.report())
+    return 1 if tally.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""What a fuzz run counts and how it reports: shared by the HTTP and the emulator fuzzers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Tally:
+    """Outcomes by kind of input; `problems` are what makes the run fail."""
+
+    name: str
+    started: float = field(default_factory=time.monotonic)
+    outcomes: Counter[str] = field(default_factory=Counter)  # status / close code -> count
+    by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
+    sent: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def record(self, kind: str, outcome: str) -> None:
+        self.sent += 1
+        self.outcomes[outcome] += 1
+        self.by_kind[(kind, outcome)] += 1
+
+    def problem(self, message: str) -> None:
+        if len(self.problems) < 50:  # enough to debug; a flood says the same thing
+            self.problems.append(message)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def count_5xx(self) -> int:
+        return sum(n for outcome, n in self.outcomes.items() if outcome.startswith("5"))
+
+    def report(self) -> str:
+        lines = [
+            f"## {self.name}: {self.sent} inputs in {self.seconds:.1f} s",
+            f"machine: {machine()}",
+            "",
+            "| outcome | count |",
+            "|---|---|",
+        ]
+        lines += [f"| {o} | {n} |" for o, n in sorted(self.outcomes.items())]
+        lines += ["", "| kind | outcome | count |", "|---|---|---|"]
+        lines += [f"| {k} | {o} | {n} |" for (k, o), n in sorted(self.by_kind.items())]
+        lines += ["", f"5xx: {self.count_5xx()}; problems: {len(self.problems)}"]
+        lines += [f"- {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def machine() -> str:
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def arguments(prog: str, unit: str, default: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument(f"--{unit}", type=int, default=default, help=f"how many {unit} to send")
+    parser.add_argument("--seed", type=int, default=None, help="repeat a run (default: random)")
+    return parser.parse_args()
