@@ -14,6 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
+from emulator.config import connection_string, single_handler_config
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 30.0
 
@@ -21,19 +23,7 @@ READY_TIMEOUT = 30.0
 class EmulatorProcess:
     def __init__(self, host: str, port: int, access_key: str, hub: str, handler_url: str) -> None:
         self.host, self.port, self.access_key = host, port, access_key
-        self.config = {
-            "hubs": {
-                hub: {
-                    "eventHandlers": [
-                        {
-                            "urlTemplate": handler_url,
-                            "userEventPattern": "*",
-                            "systemEvents": ["connect", "connected", "disconnected"],
-                        }
-                    ]
-                }
-            }
-        }
+        self.config = single_handler_config(hub, handler_url)
         self.process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
 
@@ -43,7 +33,7 @@ class EmulatorProcess:
 
     @property
     def connection_string(self) -> str:
-        return f"Endpoint={self.endpoint};AccessKey={self.access_key};Version=1.0;"
+        return connection_string(self.endpoint, self.access_key)
 
     async def start(self) -> None:
         args = [

@@ -57,6 +57,21 @@ class HubSettings:
         return None
 
 
+def connection_string(endpoint: str, access_key: str) -> str:
+    """The form `WebPubSubServiceClient.from_connection_string` and the Function App read."""
+    return f"Endpoint={endpoint};AccessKey={access_key};Version=1.0;"
+
+
+def single_handler_config(hub: str, url: str, user_events: str = "*") -> dict[str, Any]:
+    """A `--config-json` document sending every system and user event of `hub` to `url`."""
+    handler = {
+        "urlTemplate": url,
+        "userEventPattern": user_events,
+        "systemEvents": sorted(SYSTEM_EVENTS),
+    }
+    return {"hubs": {hub: {"eventHandlers": [handler]}}}
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds that keep one slow or noisy client from hurting the others."""
@@ -94,7 +109,7 @@ class EmulatorConfig:
 
     @property
     def connection_string(self) -> str:
-        return f"Endpoint={self.endpoint};AccessKey={self.access_key};Version=1.0;"
+        return connection_string(self.endpoint, self.access_key)
 
 
 def _as_str_list(value: Any, where: str) -> list[str]:

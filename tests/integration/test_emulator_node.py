@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from emulator.config import single_handler_config
 from tests.support.emulator import start_emulator
 from tests.support.processes import REPO_ROOT, free_port
 
@@ -25,15 +26,8 @@ pytestmark = [pytest.mark.node, pytest.mark.integration]
 
 
 def _upstream(port: int, hub: str) -> dict[str, object]:
-    return {
-        "eventHandlers": [
-            {
-                "urlTemplate": f"http://127.0.0.1:{port}/api/webpubsub/hubs/{hub}",
-                "userEventPattern": "*",
-                "systemEvents": ["connect", "connected", "disconnected"],
-            }
-        ]
-    }
+    url = f"http://127.0.0.1:{port}/api/webpubsub/hubs/{hub}"
+    return single_handler_config(hub, url)["hubs"][hub]
 
 
 def _hubs(upstream_port: int) -> dict[str, object]:

@@ -21,11 +21,13 @@ import aiohttp
 from azure.messaging.webpubsubclient.aio import WebPubSubClient, WebPubSubClientCredential
 from azure.messaging.webpubsubclient.models import CallbackType, WebPubSubDataType
 
+from codestream.config import DEFAULT_HUB
 from codestream.routes import EVENT_HANDLER_PATH
+from emulator.config import connection_string
 
 from .processes import ManagedProcess, free_port, run_process
 
-HUB = "codestream"
+HUB = DEFAULT_HUB
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class RunningDevHost:
 
     @property
     def connection_string(self) -> str:
-        return f"Endpoint={self.emulator_endpoint};AccessKey={self.access_key};Version=1.0;"
+        return connection_string(self.emulator_endpoint, self.access_key)
 
     def invocations(self) -> dict[str, dict[str, int]]:
         """The dev host's per-function and per-event invocation counts so far."""

@@ -12,11 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.config import DEFAULT_ACCESS_KEY
+from codestream.config import DEFAULT_HUB
+from emulator.config import DEFAULT_ACCESS_KEY, connection_string, single_handler_config
 
 from .processes import ManagedProcess, free_port, run_process
 
-HUB = "codestream"
+HUB = DEFAULT_HUB
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,12 @@ class RunningEmulator:
 
     @property
     def connection_string(self) -> str:
-        return f"Endpoint={self.endpoint};AccessKey={self.access_key};Version=1.0;"
+        return connection_string(self.endpoint, self.access_key)
 
 
 def handler_config(url: str, hub: str = HUB, *, user_events: str = "*") -> dict[str, Any]:
     """A hub config sending every system and user event of `hub` to `url`."""
-    handler = {
-        "urlTemplate": url,
-        "userEventPattern": user_events,
-        "systemEvents": ["connect", "connected", "disconnected"],
-    }
-    return {"hubs": {hub: {"eventHandlers": [handler]}}}
+    return single_handler_config(hub, url, user_events)
 
 
 @contextlib.contextmanager
