@@ -16,12 +16,15 @@ NODE_TEST_STAMP := tests/node/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
 WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.json
 
-.PHONY: help setup build run test lint bench clean chromium infra-tools
+.PHONY: help setup build run test lint bench clean chromium infra-tools fuzz audit soak
 
 help:
 	@echo "make run    - install, build and start CodeStream at http://localhost:$(PORT)"
 	@echo "make test   - install everything and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write bench/results.md"
+	@echo "make fuzz   - long fuzz runs (dev host HTTP, emulator) and property tests; figures in tests/README.md"
+	@echo "make soak   - a few minutes of random edits and injected faults; figures in tests/soak/RESULTS.md"
+	@echo "make audit  - known vulnerabilities in what ships (pip-audit, npm audit)"
 	@echo "make lint   - ruff"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
@@ -72,7 +75,19 @@ lint: $(PY_STAMP)
 
 test: build $(NODE_TEST_STAMP) chromium $(INFRA_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m tests.security.audit
 	$(BIN)/pytest
+
+# Known vulnerabilities in what ships (pip-audit, npm audit --omit=dev); part of `make test`.
+audit: $(PY_STAMP) $(WEB_STAMP)
+	$(BIN)/python -m tests.security.audit
+
+# The long fuzz runs (`make test` runs short ones). FUZZ_REQUESTS / FUZZ_FRAMES to vary.
+fuzz: build
+	$(BIN)/python -m tests.fuzz.http --requests $${FUZZ_REQUESTS:-5000}
+	$(BIN)/python -m tests.fuzz.emulator --frames $${FUZZ_FRAMES:-5000}
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/property -q
+	cd static_web && FC_RUNS=5000 node --test test/*.property.test.js
 
 bench: build chromium
 	$(BIN)/python -m bench
@@ -82,7 +97,6 @@ clean:
 
 # The long soak (a few minutes; `make test` runs a 30 s form): random edits and injected faults,
 # figures appended to tests/soak/RESULTS.md. SOAK_SECONDS=600 / CODESTREAM_SOAK_SEED=n to vary.
-.PHONY: soak
 soak: build chromium
 	CODESTREAM_SOAK_SECONDS=$${SOAK_SECONDS:-240} CODESTREAM_SOAK_RECORD=tests/soak/RESULTS.md \
-	  $(BIN)/pytest tests/soak -q -s
+	  $(BIN)/pytest tests/e2e/test_faults_soak.py -q -s

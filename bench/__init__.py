@@ -1,8 +1,10 @@
 """Benchmarks of CodeStream's local stack, and what every benchmark shares.
 
 A benchmark is a module in this package with `main(argv) -> int`, listed in
-`bench.__main__.BENCHMARKS`; it prints its table and writes `bench/results-<name>.md` with
-`write_results`, so every recorded figure says on what machine, code and day it was measured.
+`bench.__main__.BENCHMARKS`; it prints its figures and writes a results file ending with
+`machine_info()` (`write_results` does both for `bench/results-<name>.md`; `compare` writes
+`bench/results.md`), so every recorded figure says on what machine, code and day it was
+measured.
 """
 
 from __future__ import annotations

@@ -20,13 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import math
 import secrets
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ class Sizes:
     storm_doc_chars: int = 50 * 1024
     session_speed: float = 1.0  # >1 replays the recorded session faster
     session_ops: int = 0  # 0 = all
-    capacity_sizes: tuple[int, ...] = (250, 500, 1000, 1500, 2000, 2500, 3000)
+    capacity_sizes: tuple[int, ...] = (100, 250, 500, 1000, 1500, 2000, 3000)
     capacity_keys: int = 32
     capacity_budget_s: float = 70.0
     browser_steady_keys: int = 40
@@ -116,12 +118,12 @@ def ms(values_ns: Sequence[float], p: float) -> float:
 
 def ratio(ours: float, reference: float, higher_is_better: bool = False) -> str:
     """How many times better ours is ("5.2x"), or "-" when it cannot be said."""
-    if not ours or not reference:
+    if not ours or not reference or math.isinf(ours) or math.isinf(reference):
         return "-"
     r = ours / reference if higher_is_better else reference / ours
-    if r != r or r in (float("inf"), float("-inf")):
+    if not math.isfinite(r):
         return "-"
-    return f"{r:.1f}x"
+    return f"{r:.2f}x" if r < 1 else f"{r:.1f}x"  # below 1: ours is the worse one
 
 
 # ----------------------------------------------------------------- connecting both designs
@@ -168,6 +170,7 @@ class Stream:
     streamer: Streamer
     watchers: list[Watcher] = field(default_factory=list)
     stream_id: str = ""
+    numbers: Iterator[int] = field(default_factory=itertools.count)
 
 
 async def open_streamer(conn: Connector, mode: str, make: MakeLink, doc: str) -> Stream:
@@ -185,7 +188,7 @@ async def open_streamer(conn: Connector, mode: str, make: MakeLink, doc: str) ->
 async def add_watcher(
     conn: Connector, stream: Stream, make: MakeLink, on_doc: Callable[[Watcher, int], None]
 ) -> Watcher:
-    index = len(stream.watchers)
+    index = next(stream.numbers)
     if stream.mode == OURS:
         url = (await conn.ours({"streamId": stream.stream_id}))["url"]
         watcher: Watcher = OursWatcher(make(url, RELIABLE), stream.stream_id, index, on_doc)
@@ -352,10 +355,11 @@ class StormResult:
     joined: int
     delivered_bytes: int
     streamer_upload: int
-    to_full_ns: list[int]
+    to_full_ns: list[float]
     wall_s: float
     invocations: dict[str, int]
     problems: list[str]
+    document_sends: str  # how many whole documents went out, and what became of them
 
 
 async def storm_phase(
@@ -400,31 +404,45 @@ async def storm_phase(
                 problems.append(f"join {i}: {type(exc).__name__}: {exc}")
 
         await asyncio.gather(*(join(i) for i in range(sizes.storm_watchers)))
-        await poll(lambda: all(w.synced_ns is not None for w in stream.watchers), 60, 0.05)
+        await poll(lambda: all(w.synced_ns is not None for w in stream.watchers), 30, 0.05)
         typing.set()
         await typist
-        problems += await converge(stream, 30)
+        behind = await converge(stream, 10)
+        if behind:  # one line, not one per watcher
+            never = sum(1 for w in stream.watchers if w.doc is None)
+            problems.append(
+                f"{len(behind)} of {len(stream.watchers)} watchers did not hold the streamer's "
+                f"document at the end ({never} never got one); first: {behind[0]}"
+            )
         wall = time.monotonic() - started
         await asyncio.sleep(0.5)
         used = invocation_diff(await asyncio.to_thread(invocations, host), before_calls)
         delivered = sum(w.link.meter.received for w in stream.watchers)  # type: ignore[attr-defined]
         delivered += streamer_link.meter.received - before_meter.received
         upload = streamer_link.meter.sent - before_meter.sent
-        to_full = [w.synced_ns - w.connect_started_ns for w in stream.watchers if w.synced_ns]
+        # a watcher that never got the whole document counts as infinitely late
+        to_full = [
+            w.synced_ns - w.connect_started_ns if w.synced_ns else math.inf for w in stream.watchers
+        ]
         if isinstance(stream.streamer, OursStreamer):
             codes: dict[str, int] = {}
             for e in stream.streamer.errors:
                 codes[e.get("code", "?")] = codes.get(e.get("code", "?"), 0) + 1
             syncs = sum(w.syncs for w in stream.watchers)  # type: ignore[attr-defined]
-            say(
-                f"    ours: {syncs} sync events sent, {stream.streamer.snapshots} snapshots "
-                f"answered (ack p50 {ms(stream.streamer.snapshot_ns, 50):.0f} ms, p99 "
-                f"{ms(stream.streamer.snapshot_ns, 99):.0f} ms), errors to the streamer: "
-                f"{codes or 'none'}; invocations {used}"
+            sends = (
+                f"{syncs} `sync` events (retries after 4 s included), "
+                f"{stream.streamer.snapshots} snapshots sent (each acknowledged after "
+                f"p50 {ms(stream.streamer.snapshot_ns, 50):,.0f} ms / p99 "
+                f"{ms(stream.streamer.snapshot_ns, 99):,.0f} ms), refused by the Function App: "
+                + (", ".join(f"{n} {code}" for code, n in codes.items()) or "none")
             )
+        else:
+            assert isinstance(stream.streamer, ReferenceStreamer)
+            sends = f"{stream.streamer.fulls} `full` messages, each to the whole group"
+        say(f"    {mode}: {sends}")
         joined = len(stream.watchers)
         await close(stream)
-    return StormResult(joined, delivered, upload, to_full, wall, used, problems)
+    return StormResult(joined, delivered, upload, to_full, wall, used, problems, sends)
 
 
 # ----------------------------------------------------------------- 3. bytes per character
@@ -617,6 +635,7 @@ def capacity_of(rows: list[CapacityRow]) -> CapacityRow | None:
 # ----------------------------------------------------------------- 5. browser
 
 
+# installed once per page; `window.__bench` is replaced (emptied) before each run
 _MARK_KEYS = """() => {
   const cs = window.codestream;
   window.__bench = {keys: []};
@@ -634,7 +653,13 @@ _WATCH_DOC = """() => {
 }"""
 
 
-def browser_phase(base_url: str, sizes: Sizes) -> dict[str, list[float]]:
+def typing_rate(key_times: Sequence[float]) -> float:
+    """Keys per second actually achieved: the median gap between consecutive keydowns."""
+    gaps = sorted(b - a for a, b in itertools.pairwise(key_times) if b - a < 500)
+    return 1000 / percentile(gaps, 50) if gaps else math.nan
+
+
+def browser_phase(base_url: str, sizes: Sizes) -> dict[str, tuple[list[float], float]]:
     """Keypress (keydown in the streamer page) to the character in the watcher page's editor
     (the first DOM mutation after which its document is long enough), in milliseconds."""
     from playwright.sync_api import sync_playwright
@@ -642,13 +667,15 @@ def browser_phase(base_url: str, sizes: Sizes) -> dict[str, list[float]]:
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
     from tests.e2e.pages import StreamerPage, WatcherPage
 
-    out: dict[str, list[float]] = {}
+    out: dict[str, tuple[list[float], float]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             streamer = StreamerPage(browser.new_context().new_page()).open(base_url)
             watcher = WatcherPage(browser.new_context().new_page()).open(streamer.share_link)
             watcher.wait_doc(streamer.doc())
+            streamer.page.evaluate(_MARK_KEYS)
+            watcher.page.evaluate(_WATCH_DOC)
             streamer.focus_editor()
             streamer.page.keyboard.press("Control+End")
             for name, keys, per_s, bursts in (
@@ -658,8 +685,8 @@ def browser_phase(base_url: str, sizes: Sizes) -> dict[str, list[float]]:
                 streamer.wait_sent()
                 watcher.wait_doc(streamer.doc())
                 base = len(streamer.doc())
-                streamer.page.evaluate(_MARK_KEYS)
-                watcher.page.evaluate(_WATCH_DOC)
+                streamer.page.evaluate("() => { window.__bench = {keys: []}; }")
+                watcher.page.evaluate("() => { window.__bench = {seen: []}; }")
                 text = (TYPED_TEXT.replace("\n", " ") * 10)[:keys]
                 for b in range(bursts):
                     streamer.page.keyboard.type(text, delay=1000 / per_s)
@@ -676,7 +703,7 @@ def browser_phase(base_url: str, sizes: Sizes) -> dict[str, list[float]]:
                         j += 1
                     if j < len(seen):
                         lat.append(seen[j][0] - t_key)
-                out[name] = lat
+                out[name] = (lat, typing_rate(key_times))
         finally:
             browser.close()
     return out
@@ -686,6 +713,8 @@ def browser_phase(base_url: str, sizes: Sizes) -> dict[str, list[float]]:
 
 
 def fmt(x: float, digits: int = 1) -> str:
+    if math.isinf(x):
+        return "never"
     return "-" if x != x else f"{x:,.{digits}f}"
 
 
@@ -695,14 +724,15 @@ def kib(n: float) -> str:
 
 @dataclass
 class Report:
-    lines: list[str] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)  # title -> markdown
+    summary: list[list[str]] = field(default_factory=list)
     verdicts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def section(
         self, title: str, intro: str, headers: Sequence[str], rows: list[list[str]]
     ) -> None:
-        self.lines += [f"## {title}", "", intro.strip(), "", markdown_table(headers, rows), ""]
+        self.sections[title] = f"## {title}\n\n{intro.strip()}\n\n{markdown_table(headers, rows)}\n"
         say(f"\n{title}")
         for row in rows:
             say("  " + " | ".join(row))
@@ -716,6 +746,10 @@ class Report:
             line += f" - {why_missed}"
         self.verdicts.append(line)
         say(line)
+
+    def headline(self, item: str, what: str, ours: str, reference: str, better: str) -> None:
+        """One row of the summary table the README quotes."""
+        self.summary.append([item, what, ours, reference, better])
 
 
 async def run_async(
@@ -732,6 +766,9 @@ async def run_async(
                     o, r = ms(getattr(res[OURS], attr), p), ms(getattr(res[REFERENCE], attr), p)
                     rows.append([label, f"p{p}", fmt(o), fmt(r), ratio(o, r)])
                     figures[f"latency_{attr}_p{p}"] = (o, r)
+                    if p != 95:
+                        what = f"keystroke to watcher, {label}, p{p} (ms)"
+                        report.headline("1", what, fmt(o), fmt(r), ratio(o, r))
             for mode in MODES:
                 report.problems += [f"latency {mode}: {p}" for p in res[mode].problems]
             for label, attr in (("8 chars/s", "messages_steady"), ("60 chars/s", "messages_burst")):
@@ -759,6 +796,13 @@ one acknowledged delta in flight. Reference: JSON subprotocol, flush every 200 m
             )
             per_min = {m: sum(res[m].invocations.values()) / res[m].streaming_s * 60 for m in MODES}
             figures["invocations_per_minute"] = per_min
+            report.headline(
+                "5",
+                f"function invocations per minute of streaming, {sizes.watchers} watchers",
+                fmt(per_min[OURS], 0),
+                fmt(per_min[REFERENCE], 0),
+                "-",
+            )
             calls = ", ".join(f"{k}: {v}" for k, v in res[OURS].invocations.items()) or "none"
             report.section(
                 "5. Function invocations per minute of streaming (10 watchers)",
@@ -795,8 +839,8 @@ negotiates), so it invokes nothing either; what differs is the cost of a join (p
             rows = [
                 [
                     "watchers joined / synced",
-                    f"{o.joined} / {len(o.to_full_ns)}",
-                    f"{rf.joined} / {len(rf.to_full_ns)}",
+                    f"{o.joined} / {sum(map(math.isfinite, o.to_full_ns))}",
+                    f"{rf.joined} / {sum(map(math.isfinite, rf.to_full_ns))}",
                     "-",
                 ],
                 [
@@ -824,6 +868,7 @@ negotiates), so it invokes nothing either; what differs is the cost of a join (p
                     ratio(ms(o.to_full_ns, 99), ms(rf.to_full_ns, 99)),
                 ],
                 ["phase wall time s", fmt(o.wall_s), fmt(rf.wall_s), "-"],
+                ["whole documents sent by the streamer", o.document_sends, rf.document_sends, "-"],
             ]
             report.section(
                 "2. Join storm",
@@ -839,6 +884,16 @@ Function App invocations per join: {", ".join(f"{k} {v}" for k, v in per_join.it
 reference costs none (plus one Express negotiate call per join in the original).""",
                 ["", "ours", "reference", "ours better by"],
                 rows,
+            )
+            for row in rows[1:5]:
+                report.headline("2", f"join storm: {row[0]}", *row[1:])
+            functions = o.invocations.get("negotiate", 0) + o.invocations.get("webpubsub_events", 0)
+            report.headline(
+                "5",
+                "function invocations per watcher join",
+                f"{functions / joins:.1f}",
+                "0 (+1 Express call)",
+                "-",
             )
             figures["storm_bytes"] = (o.delivered_bytes, rf.delivered_bytes)
             report.target(
@@ -888,13 +943,32 @@ reference costs none (plus one Express negotiate call per join in the original).
             ]
             recorded = json.loads((BENCH_DIR / "session.json").read_text())
             replay_s = recorded["duration_ms"] / 1000 / sizes.session_speed
+            for row in (rows[0], rows[4], rows[5]):
+                report.headline("3", f"bytes per typed character: {row[0]}", *row[1:])
+            o_msgs, r_msgs = max(1, o3.messages), max(1, r3.messages)
+            why = f"""
+Why the totals differ far less than the change descriptions: at this human pace the keys
+come further apart than our 40 ms window, so ours sends nearly every edit as its own message
+({o3.messages} messages for {o3.ops} operations), while the reference's 200 ms flush packs
+{r3.ops / r_msgs:.1f} edits into each of its {r3.messages} messages. Every message pays the
+Web PubSub envelope (up: `sendToGroup`, `group`, `dataType`, and for ours `noEcho`, an ack
+id and the ack that comes back; down: `message`, `from`, `fromUserId`, `group`,
+`dataType`, and for ours `sequenceId` and the periodic `sequenceAck`) plus, for ours,
+`epoch`, `v` and `sel`: per message ours costs {o3.upload.sent / o_msgs:.0f} B up,
+{o3.upload.received / o_msgs:.0f} B of ack and {o3.download.received / o_msgs:.0f} B down,
+of which the change itself is {o3.change_bytes / o_msgs:.0f} B; the reference
+{r3.upload.sent / r_msgs:.0f} B up and {r3.download.received / r_msgs:.0f} B down with
+{r3.change_bytes / r_msgs:.0f} B of Monaco events. Our change format is the smaller one by
+far, but the envelope dominates. Reaching 4x on the total would take several keystrokes per
+message, which is what the leading edge gives up to keep latency low (section 1)."""
             report.section(
                 "3. Bytes on the wire per typed character",
                 f"""
 `bench/session.json` ({o3.ops} editor operations: {typed} typed characters, backspaces,
 cursor moves, a paste, its undo and redo; {replay_s:.0f} s)
 replayed at its recorded timing by both designs at once, one watcher each. Bytes of WebSocket
-frames (payload + header) per typed character, counted by raw aiohttp clients.""",
+frames (payload + header) per typed character, counted by raw aiohttp clients.
+{why}""",
                 ["direction", "ours B/char", "reference B/char", "ours fewer by"],
                 rows,
             )
@@ -904,7 +978,9 @@ frames (payload + header) per typed character, counted by raw aiohttp clients.""
                 ratio(total_o, total_r),
                 4,
                 total_r / max(1, total_o),
-                "see the bytes section",
+                "at typing pace ours sends about one message per keystroke, and the per-message "
+                "Web PubSub envelope, not the edit format "
+                f"({ratio(o3.change_bytes, r3.change_bytes)} smaller), dominates (section 3)",
             )
     return figures
 
@@ -935,6 +1011,29 @@ def capacity_section(report: Report, sizes: Sizes) -> None:
         more = " (the largest size tried)" if c.watchers == tested[m] else ""
         return f"{c.watchers} watchers{more}, {c.kib_per_connection:.1f} KiB per connection"
 
+    def at_most(m: str) -> str:
+        c = caps[m]
+        return "< " + str(min(sizes.capacity_sizes)) if c is None else str(c.watchers)
+
+    report.headline(
+        "4",
+        f"watchers of one stream with delivery p99 < {CAPACITY_P99_MS:.0f} ms",
+        at_most(OURS),
+        at_most(REFERENCE),
+        ratio(caps[OURS].watchers, caps[REFERENCE].watchers, higher_is_better=True)
+        if caps[OURS] and caps[REFERENCE]
+        else "-",
+    )
+    largest = {m: res[m][-1] if res[m] else None for m in MODES}
+    if largest[OURS] and largest[REFERENCE]:
+        o_kib, r_kib = largest[OURS].kib_per_connection, largest[REFERENCE].kib_per_connection
+        report.headline(
+            "4",
+            "emulator memory per connection, largest N tried (KiB)",
+            fmt(o_kib),
+            fmt(r_kib),
+            ratio(o_kib, r_kib),
+        )
     report.section(
         "4. Fan-out capacity of one stream (emulator)",
         f"""
@@ -968,8 +1067,21 @@ def browser_section(report: Report, base_url: str, sizes: Sizes) -> None:
     lat = browser_phase(base_url, sizes)
     rows = []
     for name, label in (("steady", "8 chars/s"), ("burst", "60 chars/s bursts")):
-        values = sorted(lat.get(name, []))
-        rows.append([label, str(len(values)), *(fmt(percentile(values, p)) for p in (50, 95, 99))])
+        values, rate = lat.get(name, ([], math.nan))
+        values = sorted(values)
+        rows.append(
+            [
+                label,
+                fmt(rate, 0),
+                str(len(values)),
+                *(fmt(percentile(values, p)) for p in (50, 95, 99)),
+            ]
+        )
+        for p in (50, 99):
+            what = f"browser keypress to watcher's editor, {label}, p{p} (ms)"
+            report.headline(
+                "1b", what, fmt(percentile(values, p)), "n/a (no browser baseline)", "-"
+            )
     report.section(
         "1b. Keystroke-to-watcher latency in the browser (ours)",
         f"""
@@ -978,10 +1090,11 @@ one streamer page, one watcher page (separate contexts). Keydown in the streamer
 the first DOM mutation of the watcher's editor after which its document holds that character,
 both stamped with `performance.timeOrigin + performance.now()`. {sizes.browser_steady_keys}
 keys at 8 chars/s, {sizes.browser_bursts} bursts of {sizes.browser_burst_keys} at 60 chars/s
-(`keyboard.type` delays). No browser baseline: the original page loads Monaco, Bootstrap and
-jQuery from CDNs, which this offline machine cannot reach; the reference is measured at
-protocol level only (section 1).""",
-        ["workload", "keys", "p50 ms", "p95 ms", "p99 ms"],
+(`keyboard.type` delays; Playwright's per-key round trip makes the achieved rate lower,
+so it is measured from the keydown times and shown). No browser baseline: the original page
+loads Monaco, Bootstrap and jQuery from CDNs, which this offline machine cannot reach; the
+reference is measured at protocol level only (section 1).""",
+        ["workload", "achieved chars/s", "keys", "p50 ms", "p95 ms", "p99 ms"],
         rows,
     )
 
@@ -990,6 +1103,8 @@ def write(report: Report, started: float, path: Path) -> Path:
     info = machine_info()
     machine = "\n".join(f"- {k}: {v}" for k, v in info.items())
     problems = "\n".join(f"- {p}" for p in report.problems) or "- none"
+    rows = sorted(report.summary, key=lambda r: r[0])  # stable: run order within an item
+    summary = markdown_table(SUMMARY_HEADERS, rows) if rows else "-"
     text = f"""# CodeStream vs the original sample's design: benchmark results
 
 Written by `make bench` (`python -m bench`; this file by `bench/compare.py`) in
@@ -998,11 +1113,15 @@ and emulator; reference = the original Azure Web PubSub CodeStream sample's desi
 same emulator (bench/README.md says what it reproduces). Ratios are "how many times better
 ours is" (reference / ours for costs).
 
+## Summary
+
+{summary}
+
 ## Targets
 
 {chr(10).join(report.verdicts)}
 
-{chr(10).join(report.lines)}
+{chr(10).join(report.sections[t] for t in sorted(report.sections))}
 ## Problems seen during the run
 
 {problems}
@@ -1019,6 +1138,7 @@ subprotocol) and `bench/results-invocations.md` (function invocations per join, 
 
 
 PHASES = ("latency", "storm", "session", "capacity", "browser")
+SUMMARY_HEADERS = ("#", "figure", "ours", "reference", "ours better by")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1042,9 +1162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             browser_section(report, host.url, sizes)
     path = write(report, started, args.output or RESULTS)
     say(f"\nwrote {path} ({time.monotonic() - started:.0f} s)")
+    # problems (a watcher that never converged...) are findings, written in the report; the
+    # smoke test fails on them, a full run still completes and records them
     for p in report.problems:
         say(f"problem: {p}")
-    return 1 if report.problems else 0
+    return 0
 
 
 if __name__ == "__main__":

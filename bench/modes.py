@@ -2,7 +2,8 @@
 
 OURS (CodeStream, protocol.md): deltas `{"type":"delta","epoch","v","changes":[[from,to,ins]],
 "sel"}` batched with a leading edge and a 40 ms window (`static_web/src/core/batcher.js`), sent
-one at a time with an ack, `noEcho`, on the reliable subprotocol; a joining watcher sends the
+one at a time with an ack (a batch queued behind an unacknowledged delta folds into it, as
+`core/deltas.js` queueBatch), `noEcho`, on the reliable subprotocol; a joining watcher sends the
 `sync` user event, the Function App asks the streamer (`sync-request`), the streamer answers with
 a `snapshot` event that the Function App forwards to that one connection.
 
@@ -138,6 +139,7 @@ class OursStreamer(Streamer):
         self.window_end: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.outbox: list[dict[str, Any]] = []
+        self.sealed = 0
         self.sending = False
         self.sent_messages = 0
         self.change_bytes = 0
@@ -190,16 +192,24 @@ class OursStreamer(Streamer):
         self._take(now)
 
     def _take(self, now: float) -> None:
-        self.v += 1
-        delta = {"type": "delta", "epoch": self.epoch, "v": self.v, "changes": self.pending}
-        delta["sel"] = list(self.sel)
+        tail = self.outbox[-1] if len(self.outbox) > 1 else None  # queued, never sent
+        if tail is not None and tail["v"] == self.v and self.v > self.sealed:
+            # deltas.js queueBatch: fold into the unsent tail rather than queue another
+            tail["changes"] = tail["changes"] + self.pending
+            tail["sel"] = list(self.sel)
+            delta = None
+        else:
+            self.v += 1
+            delta = {"type": "delta", "epoch": self.epoch, "v": self.v, "changes": self.pending}
+            delta["sel"] = list(self.sel)
         self.pending = []
         self.dirty = False
         self.window_end = now + BATCH_WINDOW_S
         if self.timer is not None:
             self.timer.cancel()
         self._arm()
-        self.outbox.append(delta)
+        if delta is not None:
+            self.outbox.append(delta)
         if not self.sending:
             self._pump_task = asyncio.create_task(self._pump())
 
@@ -233,6 +243,7 @@ class OursStreamer(Streamer):
         if self.dirty:  # a snapshot is taken at a numbered version: flush pending edits first
             self._take(time.monotonic())
         doc, v = self.doc, self.v
+        self.sealed = v  # no later edit may be folded into the delta this snapshot includes
         started = time.monotonic_ns()
         parts = [
             doc[i : i + SNAPSHOT_CHUNK_CHARS] for i in range(0, len(doc), SNAPSHOT_CHUNK_CHARS)

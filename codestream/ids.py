@@ -32,7 +32,9 @@ def owner_key(secret: str, stream_id: str) -> str:
 
 
 def owner_key_matches(secret: str, stream_id: str, offered: str) -> bool:
-    return hmac.compare_digest(owner_key(secret, stream_id).encode(), offered.encode())
+    # surrogatepass: JSON may carry lone surrogates ("\\ud800"); such a key simply does not match
+    offered_bytes = offered.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(owner_key(secret, stream_id).encode(), offered_bytes)
 
 
 def streamer_user(stream_id: str) -> str:

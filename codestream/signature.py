@@ -14,8 +14,14 @@ from collections.abc import Iterable
 PREFIX = "sha256="
 
 
+def _utf8(text: str) -> bytes:
+    """Header values whose bytes were not UTF-8 arrive with lone surrogates (aiohttp decodes
+    with surrogateescape); they must fail to match, not fail to encode."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def sign(connection_id: str, access_key: str) -> str:
-    digest = hmac.new(access_key.encode(), connection_id.encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(_utf8(access_key), _utf8(connection_id), hashlib.sha256).hexdigest()
     return PREFIX + digest
 
 
@@ -33,5 +39,5 @@ def verify(connection_id: str, header_value: str | None, access_keys: Iterable[s
     for candidate in offered:
         for good in expected:
             # no early exit: every pair is compared
-            matched |= hmac.compare_digest(candidate.encode(), good.encode())
+            matched |= hmac.compare_digest(_utf8(candidate), good.encode())
     return matched

@@ -107,7 +107,11 @@ def make_handler(fn: HttpFunction, counts: Invocations) -> Any:
         event_name = request.headers.get("ce-eventName")
         if event_name:
             counts.events[event_name] += 1
-        req = await to_functions_request(request)
+        try:
+            req = await to_functions_request(request)
+        except ConnectionResetError:  # the client left before sending the body it announced
+            log.info("%s: the client closed before its request body was complete", fn.name)
+            return web.Response(status=400)
         try:
             if inspect.iscoroutinefunction(fn.handler):
                 result = await fn.handler(**{fn.trigger_arg: req})

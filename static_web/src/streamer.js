@@ -8,7 +8,7 @@ import { LANGUAGES, DEFAULT_LANG, findLanguage } from "./ui/languages.js";
 import { announcer, copyText, flash, statusBadge, themeToggle, initialTheme } from "./ui/chrome.js";
 import { Batcher } from "./core/batcher.js";
 import { changeSetToChanges } from "./core/delta.js";
-import { batchToDeltas, newEpoch } from "./core/deltas.js";
+import { batchToDeltas, newEpoch, queueBatch } from "./core/deltas.js";
 import { chunkString } from "./core/split.js";
 import { negotiate, NegotiateError } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
@@ -37,6 +37,7 @@ let epoch = newEpoch();
 let v = 0;
 const batcher = new Batcher();
 const outbox = []; // delta messages not yet acknowledged, in version order
+let sealed = 0; // the last version a snapshot was taken at: no more changes may join it
 let ackCounter = 1_000_000_000; // our own ack ids, far from the SDK's (which start at 1)
 let batchTimer = null;
 let connected = false;
@@ -47,9 +48,12 @@ let moved = false; // another tab of this browser took the stream over
 
 function enqueue(batch) {
   if (!batch) return;
-  const deltas = batchToDeltas(epoch, v, batch);
-  v += deltas.length;
-  for (const d of deltas) outbox.push({ msg: d, ackId: ackCounter++ });
+  // only outbox[0] is ever in flight: a later entry was never sent and can take more changes
+  const tail = outbox.length > 1 ? outbox[outbox.length - 1].msg : null;
+  const queued = queueBatch(tail, epoch, v, batch, { sealed });
+  if (queued.replace) outbox.pop();
+  v = queued.v;
+  for (const d of queued.deltas) outbox.push({ msg: d, ackId: ackCounter++ });
   pump();
 }
 
@@ -97,6 +101,7 @@ function restartEpoch() {
   outbox.length = 0;
   epoch = newEpoch();
   v = 0;
+  sealed = 0;
   const announce = batchToDeltas(epoch, v, { changes: [], sel: selectionOf(editor.view.state) });
   v += announce.length;
   for (const d of announce) outbox.push({ msg: d, ackId: ackCounter++ });
@@ -203,6 +208,7 @@ async function answerSync(req) {
   const doc = editor.view.state.doc.toString();
   const parts = chunkString(doc);
   const at = { epoch, v };
+  sealed = v;
   for (let i = 0; i < parts.length; i++) {
     const data = { streamId: owner.streamId, to: req.connectionId, epoch: at.epoch, v: at.v, doc: parts[i], lang, title, chunk: [i, parts.length] };
     try {

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ChangeSet, Text } from "@codemirror/state";
 import { applyChanges, changeSetToChanges, checkChanges, DeltaError } from "../src/core/delta.js";
+import { batchToDeltas } from "../src/core/deltas.js";
+import { chunkString } from "../src/core/split.js";
 import { junk, rawChanges, RUNS, text, validChanges } from "./arbitraries.js";
 
 /** The model: the document as an array of UTF-16 units, each change a splice. */
@@ -86,6 +88,28 @@ test("a CodeMirror change set becomes sequential changes that rebuild the same d
       const cs = ChangeSet.of(specs, doc1.length);
       const expected = cs.apply(doc1).toString();
       assert.equal(applyChanges(doc1.toString(), changeSetToChanges(cs)), expected);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test("outgoing deltas: any edit splits into numbered pieces within budget that rebuild it", () => {
+  const utf8 = (s) => Buffer.byteLength(JSON.stringify(s)) - 2;
+  fc.assert(
+    fc.property(text(), rawChanges, fc.integer({ min: 40, max: 200 }), (doc, raw, budget) => {
+      const changes = validChanges(doc, raw);
+      const deltas = batchToDeltas("e", 7, { changes, sel: [0, 0] }, budget);
+      assert.deepEqual(deltas.map((d) => d.v), deltas.map((_, i) => 8 + i)); // v-1 -> v each
+      let out = doc;
+      for (const d of deltas) {
+        const bytes = d.changes.reduce((n, [, , insert]) => n + utf8(insert) + 32, 0);
+        assert.ok(bytes <= budget, `piece of ${bytes} bytes > ${budget}`);
+        out = applyChanges(out, d.changes);
+      }
+      assert.equal(out, applyChanges(doc, changes));
+      assert.deepEqual(deltas.at(-1).sel, [0, 0]);
+      chunkString(out, budget).forEach((part) => assert.ok(utf8(part) <= Math.max(budget, 4)));
+      assert.equal(chunkString(out, budget).join(""), out);
     }),
     { numRuns: RUNS },
   );

@@ -226,3 +226,76 @@ def test_expired_token_is_renewed_unnoticed(browser: Browser, own_host: RunningD
     assert problems.items == []
     s_ctx.close()
     w_ctx.close()
+
+
+# ---- a slow round trip -----------------------------------------------------------------
+
+
+class SlowAcks:
+    """The streamer's socket, with the service's acknowledgements held back on demand (a
+    long round trip), and every sendToGroup frame the page sends counted."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.holding = False
+        self.held: list[str] = []
+        self.deltas_sent = 0
+        self.page_side = None
+        context.route_web_socket(lambda url: url.startswith("ws"), self._on_socket)
+
+    def _on_socket(self, ws) -> None:
+        server = ws.connect_to_server()
+        self.page_side = ws
+
+        def upward(message: str | bytes) -> None:
+            if isinstance(message, str) and message.startswith('{"type":"sendToGroup"'):
+                self.deltas_sent += 1
+            server.send(message)
+
+        def downward(message: str | bytes) -> None:
+            if self.holding and isinstance(message, str) and message.startswith('{"type":"ack"'):
+                self.held.append(message)
+            else:
+                ws.send(message)
+
+        ws.on_message(upward)
+        server.on_message(downward)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self.page_side.send(message)
+        self.held.clear()
+
+
+@pytest.mark.timeout(120)
+def test_a_slow_round_trip_does_not_queue_up_keystrokes(browser: Browser, app_url: str) -> None:
+    """While one delta waits for its acknowledgement, what is typed next is folded into one
+    delta, not queued keystroke by keystroke (which a 150 ms round trip could never drain)."""
+    s_ctx = browser.new_context()
+    slow = SlowAcks(s_ctx)
+    streamer = StreamerPage(s_ctx.new_page()).open(app_url)
+    watcher = WatcherPage(browser.new_context().new_page()).open(streamer.share_link)
+    streamer.focus_editor()
+    kb = streamer.page.keyboard
+    kb.press("Control+End")
+    streamer.wait_sent()
+    watcher.wait_doc(streamer.doc())
+
+    slow.holding = True
+    sent_before = slow.deltas_sent
+    kb.type("\nslow = 'round trip' # ✓ 😀", delay=60)  # 60 ms apart: one batch per key
+    assert len(slow.held) == 1, "the first keystroke went out and waits for its ack"
+    assert streamer.state()["queued"] <= 2, "the rest is folded behind it"
+
+    # a late joiner gets a snapshot at the queued version: what is typed after it must not
+    # be folded into that version (the joiner would drop it as already seen)
+    late = WatcherPage(browser.new_context().new_page()).open(streamer.share_link)
+    late.wait_doc(streamer.doc())
+    kb.type(" # after the snapshot", delay=60)
+    slow.release()
+    streamer.wait_sent()
+    final = streamer.doc()
+    assert final.endswith("\nslow = 'round trip' # ✓ 😀 # after the snapshot")
+    watcher.wait_doc(final)
+    late.wait_doc(final)
+    assert slow.deltas_sent - sent_before <= 4

@@ -35,11 +35,11 @@ GROUP = "bystanders"
 JSON_V1 = "json.webpubsub.azure.v1"
 RELIABLE = "json.reliable.webpubsub.azure.v1"
 CONCURRENCY = 8
-WAIT = 5.0
+WAIT = 10.0  # generous: CI machines are shared
 MIB = 1024 * 1024
-# Inputs the emulator is known to mishandle (.coord/emulator-bugs.md, "RecursionError / lone
-# surrogates"); generated only once fixed: remove a name here when its bug is fixed.
-KNOWN_BUGS = {"deep-json", "lone-surrogate", "aud-type"}
+# Inputs the emulator is known to mishandle, left out until fixed (none now; the last three,
+# deep JSON, lone surrogates and a non-string token audience, were fixed at 18:40 UTC).
+KNOWN_BUGS: set[str] = set()
 
 
 def _jwt(key: str, aud: Any, exp: int = 300, **claims: Any) -> str:
@@ -53,6 +53,7 @@ class Fuzzer:
         self.rng = rng
         self.tally = tally
         self.service = WebPubSubServiceClient.from_connection_string(emu.connection_string, hub=HUB)
+        self._probes = itertools.count(10_000)
 
     # ---------------------------------------------------------------- frames
 
@@ -135,7 +136,12 @@ class Fuzzer:
                     await ws.send_str(frame)
                 outcome = await self._after(ws, json_protocol)
                 self.tally.record(f"frame {kind} ({ws.protocol or 'plain'})", outcome)
-                if outcome in ("closed 1006", "closed 1011", "error"):
+                # an oversized frame is refused while its bytes still flow: the client may
+                # see the 1009 close or only the reset (1006)
+                abnormal = ("closed 1011", "error") + (
+                    () if kind == "oversized" else ("closed 1006",)
+                )
+                if outcome in abnormal:
                     self.tally.problem(f"frame {kind} ({ws.protocol}): connection {outcome}")
                 if outcome.startswith("closed"):
                     break
@@ -163,7 +169,7 @@ class Fuzzer:
                     if msg.type == aiohttp.WSMsgType.ERROR:
                         return "error"
         except TimeoutError:
-            self.tally.problem("no pong and no close within 5 s after a frame")
+            self.tally.problem(f"no answer to the probe and no close within {WAIT:g} s")
             return "no answer"
 
     # ---------------------------------------------------------------- handshakes
@@ -347,7 +353,10 @@ async def fuzz(emu: RunningEmulator, frames: int, seed: int) -> Tally:
 
         async def worker() -> None:
             while (job := await jobs.get()) is not None:
-                await getattr(fuzzer, job)(http)
+                try:
+                    await getattr(fuzzer, job)(http)
+                except Exception as exc:  # a fuzzer bug must fail the run, not hang it
+                    tally.problem(f"{job} failed in the fuzzer: {exc!r}")
 
         workers = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
         while tally.sent < frames:

@@ -196,13 +196,88 @@ def event_request(rng: random.Random, known: Known) -> Request:
     return Request("events", method, "/api/webpubsub/events", headers, body, forged)
 
 
+def raw_request(rng: random.Random, known: Known) -> Request:
+    """What an HTTP library would not send: bytes that are not UTF-8 in headers, broken
+    request lines, lying Content-Length, header injection. Sent over a bare socket."""
+    conn = rng.choice([b"c1", b"c\xff", b"\xc3(", b""])
+    sig = rng.choice([b"sha256=\xff\xfe", signature.sign("c1", known.access_key).encode(), b"\x00"])
+    body = rng.choice([b"{}", b'{"streamId": "\xff"}', b"\xff\xfe\xfd", b""])
+    path = rng.choice([b"/api/webpubsub/events", b"/api/negotiate", b"/api/negotiate?\xff=1"])
+    lines = [
+        b"POST " + path + b" HTTP/1.1",
+        b"Host: 127.0.0.1",
+        b"ce-specversion: 1.0",
+        b"ce-type: azure.webpubsub.user." + rng.choice([b"sync", b"\xffync", b"sync\x00"]),
+        b"ce-eventName: " + rng.choice([b"sync", b"\xffync"]),
+        b"ce-connectionId: " + conn,
+        b"ce-hub: " + rng.choice([b"codestream", b"codestr\xe9am"]),
+        b"ce-signature: " + sig,
+        b"ce-connectionState: " + rng.choice([b"\xff\xff", b"e30=", b"=" * 3000]),
+        b"Content-Type: application/json; charset=" + rng.choice([b"utf-8", b"\xff", b"latin-1"]),
+    ]
+    length = len(body) + rng.choice([0, 0, 0, -1, 5, 10**12])
+    if rng.random() < 0.1:
+        lines.append(b"Transfer-Encoding: chunked")
+        body = rng.choice([b"zz\r\n", b"5\r\nab\r\n0\r\n\r\n", b"0\r\n\r\n"])
+    else:
+        lines.append(b"Content-Length: " + str(length).encode())
+    if rng.random() < 0.1:
+        lines.insert(1, b"X-Long: " + b"a" * rng.choice([9000, 70_000]))
+    if rng.random() < 0.1:
+        lines[0] = rng.choice(
+            [b"POST /api/negotiate HTTP/9.9", b"\xff\xfe", b"GET", b"POST  HTTP/1.1"]
+        )
+    head = b"\r\n".join(
+        rng.sample(lines[1:], k=len(lines) - 1) if rng.random() < 0.3 else lines[1:]
+    )
+    raw = lines[0] + b"\r\n" + head + b"\r\nConnection: close\r\n\r\n" + body
+    # "forged" here: the body is shorter than announced, so no answer may come
+    return Request("raw", "RAW", "", {}, raw, forged=length > len(body))
+
+
 def generate(rng: random.Random, known: Known) -> Request:
-    if rng.random() < 0.35:
+    roll = rng.random()
+    if roll < 0.1:
+        return raw_request(rng, known)
+    if roll < 0.4:
         return negotiate_request(rng, known)
     return event_request(rng, known)
 
 
-async def _send(session: aiohttp.ClientSession, base: str, req: Request, tally: Tally) -> None:
+async def _send_raw(host: RunningDevHost, req: Request, tally: Tally) -> None:
+    """One request on a bare socket; the status line is all we need."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", host.port), 10)
+    except OSError as exc:
+        tally.record("raw", "connect failed")
+        tally.problem(f"raw: cannot connect ({exc})")
+        return
+    try:
+        writer.write(req.body)
+        await writer.drain()
+        # a server waiting for the rest of a body we promised is right to wait: we give up
+        # after a while and close, which must not trouble it either
+        line = await asyncio.wait_for(reader.readline(), 3 if req.forged else 15)
+    except (OSError, TimeoutError) as exc:
+        line = f"no-answer {type(exc).__name__}".encode()
+    finally:
+        writer.close()
+    parts = line.split()
+    status = parts[1].decode(errors="replace") if len(parts) > 1 else "closed without answer"
+    if status == "TimeoutError" and req.forged:
+        status = "waited for the announced body"
+    tally.record("raw", status)
+    if status.startswith("5"):
+        tally.problem(f"raw: {line!r} for {req.body[:300]!r}")
+
+
+async def _send(
+    session: aiohttp.ClientSession, host: RunningDevHost, req: Request, tally: Tally
+) -> None:
+    if req.kind == "raw":
+        await _send_raw(host, req, tally)
+        return
+    base = host.url
     kind = f"{req.kind} {req.method}{' forged' if req.forged else ''}"
     try:
         async with session.request(
@@ -268,7 +343,10 @@ async def fuzz(host: RunningDevHost, requests: int, seed: int) -> Tally:
 
         async def worker() -> None:
             while (req := await queue.get()) is not None:
-                await _send(session, host.url, req, tally)
+                try:
+                    await _send(session, host, req, tally)
+                except Exception as exc:  # a fuzzer bug must fail the run, not hang it
+                    tally.problem(f"{req.kind} failed in the fuzzer: {exc!r}")
 
         workers = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
         for _ in range(requests):
@@ -283,10 +361,16 @@ async def fuzz(host: RunningDevHost, requests: int, seed: int) -> Tally:
         await asyncio.wait_for(still_works(host), 60)
     except Exception as exc:  # any failure here is the finding
         tally.problem(f"a normal streamer and watcher no longer work: {exc!r}")
-    log = host.process.output()
-    if "Traceback" in log:
-        tally.problem("traceback in the dev host's log:\n" + log[log.index("Traceback") :][:3000])
+    for block in app_tracebacks(host.process.output()):
+        tally.problem("traceback in the dev host's log:\n" + block[:3000])
     return tally
+
+
+def app_tracebacks(log: str) -> list[str]:
+    """Tracebacks in a log, less aiohttp's own for requests its HTTP parser refused with 400
+    (aiohttp logs those at ERROR; they never reach the functions)."""
+    blocks = log.split("Traceback (most recent call last):")[1:]
+    return [b for b in blocks if "aiohttp.http_exceptions." not in b]
 
 
 def main() -> int:

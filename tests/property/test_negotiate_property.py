@@ -23,7 +23,16 @@ from codestream.messages import (
 from codestream.negotiate import NO_STORE, negotiate, plan
 from codestream.state import Role
 
-from .strategies import deep_json, dump, hostile_bodies, json_values, mutate, nested, stream_ids
+from .strategies import (
+    deep_json,
+    dump,
+    hostile_bodies,
+    json_values,
+    lone_surrogates,
+    mutate,
+    nested,
+    stream_ids,
+)
 
 SECRET = "p" * 32
 NEGOTIATE_CODES = {Code.BAD_JSON, Code.BAD_SCHEMA, Code.BAD_STREAM_ID, Code.TOO_LARGE}
@@ -87,7 +96,8 @@ def test_grants_are_least_privilege_for_every_stream_id(sid: str) -> None:
     assert streamer.owner_key == key
 
 
-@given(stream_ids, st.text(min_size=1, max_size=128))
+@given(stream_ids, st.text(min_size=1, max_size=128) | lone_surrogates)
+@example("stream-under-test", "\ud800")  # {"ownerKey": "\\ud800"}: found by tests/fuzz/http.py
 def test_only_the_exact_owner_key_resumes(sid: str, offered: str) -> None:
     result = plan(dump({"streamId": sid, "ownerKey": offered}), SECRET)
     if offered == ids.owner_key(SECRET, sid):

@@ -142,7 +142,7 @@ class WireProbe:
         self.connection_ids: list[str] = []
         self.syncs = 0
         self.snapshots = 0  # snapshot messages that started a document (chunk 0)
-        self.errors: list[str] = []  # {"type": "error"} answers from the Function App
+        self.errors: list[str] = []  # codes of {"type": "error"} answers from the Function App
         page.on("websocket", self._on_socket)
 
     @property
@@ -170,7 +170,7 @@ class WireProbe:
             if data.get("chunk", [0])[0] == 0:
                 self.snapshots += 1
         elif '"data":{"type":"error"' in head:
-            self.errors.append(str(json.loads(payload)["data"]))
+            self.errors.append(str(json.loads(payload)["data"].get("code")))
 
 
 # Records every value the status badge shows, from the first one on, in window.__statuses.

@@ -22,3 +22,21 @@ export function batchToDeltas(epoch, v, batch, budget = DELTA_BUDGET) {
     return msg;
   });
 }
+
+/**
+ * Number a batch for the outbox. `tail` is the last queued delta if it has never been sent
+ * (only the oldest delta is ever in flight), else null. The batch is then folded into it, so
+ * a slow acknowledgement (a long round trip, a reconnect) yields a few larger deltas instead of
+ * a queue of one-keystroke deltas drained one round trip each. Versions up to `sealed` are
+ * final (a snapshot was taken at that version: its receivers drop that delta as already seen).
+ * Returns {replace: whether the tail is replaced, deltas: the messages to queue, v: new version}.
+ */
+export function queueBatch(tail, epoch, v, batch, { sealed = 0, budget = DELTA_BUDGET } = {}) {
+  if (!tail || tail.epoch !== epoch || tail.v !== v || tail.v <= sealed) {
+    const deltas = batchToDeltas(epoch, v, batch, budget);
+    return { replace: false, deltas, v: v + deltas.length };
+  }
+  const folded = { changes: tail.changes.concat(batch.changes), sel: batch.sel ?? tail.sel };
+  const deltas = batchToDeltas(epoch, tail.v - 1, folded, budget);
+  return { replace: true, deltas, v: tail.v - 1 + deltas.length };
+}

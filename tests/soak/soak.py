@@ -1,10 +1,8 @@
-"""Soak: a streamer makes random edits while watchers join, leave, lose their connections
-and the function host is killed and restarted; after every round each watcher's document
-must equal the streamer's.
+"""The soak run itself: rounds of random edits and faults, then a convergence check.
 
-Short by default (part of `make test`); `make soak` runs the long form and appends its figures
-to RESULTS.md. Knobs (environment): CODESTREAM_SOAK_SECONDS (chaos time, default 30),
-CODESTREAM_SOAK_SEED (repeat a run), CODESTREAM_SOAK_RECORD (file to append the figures to).
+The test is tests/e2e/test_faults_soak.py (it shares the end-to-end tests' one Chromium).
+Knobs (environment): CODESTREAM_SOAK_SECONDS (chaos time, default 30), CODESTREAM_SOAK_SEED
+(repeat a run), CODESTREAM_SOAK_RECORD (file to append the figures to).
 """
 
 from __future__ import annotations
@@ -18,8 +16,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext
 
 from tests.e2e.pages import NetworkCut, StreamerPage, WatcherPage
@@ -35,8 +33,6 @@ ROUND_SECONDS = 30.0 if LONG else SECONDS / 2
 WATCHERS = (4, 1, 6) if LONG else (3, 1, 4)  # at start, fewest, most
 FAULT_CHANCE = 0.15  # per edit
 CONVERGE_MS = 60_000  # per watcher, after the round's last edit
-
-pytestmark = [pytest.mark.soak, pytest.mark.e2e]
 
 
 @dataclass
@@ -55,11 +51,22 @@ class Figures:
     faults: Counter[str] = field(default_factory=Counter)
     syncs_closed_pages: int = 0
     snapshots_closed_pages: int = 0
-    converge_s: list[float] = field(default_factory=list)
+    converge_s: list[float] = field(default_factory=list)  # from the round's last edit
+    after_sent_s: list[float] = field(default_factory=list)  # from the streamer's last ack
+    drain_s: list[float] = field(default_factory=list)  # last edit -> streamer's last ack
+    queued: list[int] = field(default_factory=list)  # streamer's unsent deltas at round end
     errors: Counter[str] = field(default_factory=Counter)
 
 
 class Soak:
+    """One streamer page, a changing set of watcher pages, and the faults done to them.
+
+    Steps are edits; after an edit, now and then, a fault (a join or leave, a service close
+    or TCP drop of a random connection, a few seconds without network); planned per round:
+    one join, one leave and, every other round, a function host kill. `log` keeps what
+    happened, step by step, for the failure message.
+    """
+
     def __init__(self, browser: Browser, host: SplitHost, rng: random.Random) -> None:
         self.browser, self.host, self.rng = browser, host, rng
         assert host.service is not None
@@ -109,8 +116,7 @@ class Soak:
         self.note(f"leave {w.name}")
 
     def _count_errors(self, probe: WireProbe) -> None:
-        for e in probe.errors:
-            self.figures.errors[e.split("'code': '")[-1].split("'")[0]] += 1
+        self.figures.errors.update(probe.errors)
         probe.errors.clear()
 
     # ---- faults ----
@@ -216,8 +222,14 @@ class Soak:
         kb.type(f"\n# round {index} ✓ 🚀")
         last_edit = time.monotonic()
         before = {w.name: w.page.state() for w in self.watchers}
+        streamer_before = self.streamer.state()
         self.streamer.wait_sent(timeout=CONVERGE_MS)
-        self.note(f"streamer sent all in {time.monotonic() - last_edit:.2f} s")
+        sent = time.monotonic()
+        self.figures.drain_s.append(sent - last_edit)
+        self.figures.queued.append(streamer_before["queued"])
+        self.note(
+            f"streamer sent all in {time.monotonic() - last_edit:.2f} s from {streamer_before}"
+        )
         expected = self.streamer.doc()
         for w in self.watchers:
             try:
@@ -226,6 +238,7 @@ class Soak:
             except AssertionError as exc:
                 raise AssertionError(f"{w.name} (round {index}): {exc}\n" + self.tail()) from exc
             self.figures.converge_s.append(time.monotonic() - last_edit)
+            self.figures.after_sent_s.append(time.monotonic() - sent)
             took = self.figures.converge_s[-1]
             self.note(f"{w.name} converged at {took:.2f} s from {before[w.name]}")
         worst = max(self.figures.converge_s[-len(self.watchers) :], default=0.0)
@@ -242,63 +255,44 @@ class Soak:
         snaps = self.figures.snapshots_closed_pages + sum(w.probe.snapshots for w in self.watchers)
         return syncs, snaps
 
-
-@pytest.mark.timeout(int(SECONDS * 4 + 240))
-def test_soak(browser: Browser, capsys: pytest.CaptureFixture[str]) -> None:
-    with capsys.disabled():
-        print(f"\nsoak: seed {SEED}, {SECONDS:.0f} s of chaos (CODESTREAM_SOAK_SEED={SEED})")
-    rng = random.Random(SEED)
-    started = time.monotonic()
-    with SplitHost() as host:
-        soak = Soak(browser, host, rng)
-        for _ in range(WATCHERS[0]):
-            soak.join()
-        rounds = max(1, round(SECONDS / ROUND_SECONDS))
-        for index in range(rounds):
-            soak.round(index, SECONDS / rounds, kill_host=index % 2 == 0)
-        for w in soak.watchers:
-            soak._count_errors(w.probe)
-        syncs, snapshots = soak.resyncs()
-        sync_events = host.events()["sync"]
-        figures = soak.figures
-        faults = figures.faults + soak.faults.counts
-        summary = {
+    def summary(self, host: SplitHost, wall_s: float) -> dict[str, Any]:
+        """The run's figures, as printed and recorded."""
+        for w in self.watchers:
+            self._count_errors(w.probe)
+        syncs, snapshots = self.resyncs()
+        figures, counts = self.figures, self.editor.counts
+        return {
             "seed": SEED,
             "chaos_s": round(SECONDS),
-            "wall_s": round(time.monotonic() - started),
+            "wall_s": round(wall_s),
             "sessions": figures.sessions,
-            "edits": soak.editor.counts.edits,
-            "chars typed/pasted": (
-                f"{soak.editor.counts.typed_chars}/{soak.editor.counts.pasted_chars}"
-            ),
-            "faults": dict(sorted(faults.items())),
+            "edits": counts.edits,
+            "chars typed/pasted": f"{counts.typed_chars}/{counts.pasted_chars}",
+            "faults": dict(sorted((figures.faults + self.faults.counts).items())),
             "syncs sent (pages)": syncs,
-            "sync events handled (host)": sync_events,
+            "sync events handled (host)": host.events()["sync"],
             "snapshots": snapshots,
             "worst converge_s": round(max(figures.converge_s), 2),
+            "of which streamer backlog_s": round(max(figures.drain_s), 2),
+            "worst converge after last ack_s": round(max(figures.after_sent_s), 2),
+            "most deltas queued": max(figures.queued),
             "refused by the app": dict(figures.errors),
         }
-        with capsys.disabled():
-            print("soak: " + "; ".join(f"{k} {v}" for k, v in summary.items()))
-        if RECORD:
-            record(Path(RECORD), summary)
-        assert soak.page_errors == [], soak.page_errors
-        assert faults["function host restart"] >= 1
-        assert figures.sessions > 1 + WATCHERS[0]  # watchers came (and went)
 
 
-def record(path: Path, s: dict[str, object]) -> None:
+def record(path: Path, s: dict[str, Any]) -> None:
     """Append one row to RESULTS.md (machine, date and the run's figures)."""
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     models = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
     cpu = models[0] if models else platform.processor() or "?"
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    faults = ", ".join(f"{k} {v}" for k, v in s["faults"].items())  # type: ignore[attr-defined]
+    faults = ", ".join(f"{k} {v}" for k, v in s["faults"].items())
     row = (
         f"| {when} | {cpu}, {os.cpu_count()} cores | {s['seed']} | {s['chaos_s']} | "
         f"{s['sessions']} | {s['edits']} ({s['chars typed/pasted']}) | {faults} | "
         f"{s['syncs sent (pages)']} / {s['sync events handled (host)']} | {s['snapshots']} | "
-        f"{s['worst converge_s']} |\n"
+        f"{s['worst converge_s']} | {s['of which streamer backlog_s']} "
+        f"({s['most deltas queued']}) | {s['worst converge after last ack_s']} |\n"
     )
     with path.open("a") as f:
         f.write(row)

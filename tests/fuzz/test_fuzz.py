@@ -1,0 +1,33 @@
+"""Short fuzz runs for CI: a few hundred generated inputs each, a fresh random seed every run
+(the failure message names it: `python -m tests.fuzz.http --seed N` repeats the run)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+
+from tests.support.devhost import start_devhost
+from tests.support.emulator import RecordingHandler, handler_config, start_emulator
+
+from . import emulator, http
+
+pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
+
+
+def test_dev_host_survives_hostile_http() -> None:
+    with start_devhost() as host:
+        tally = asyncio.run(http.fuzz(host, 300, secrets.randbelow(2**32)))
+    assert tally.sent == 300
+    assert tally.count_5xx() == 0, tally.report()
+    assert tally.problems == [], tally.report()
+    assert {"200", "400", "401", "405"} <= set(tally.outcomes), tally.report()
+
+
+def test_emulator_survives_hostile_clients() -> None:
+    with RecordingHandler() as handler, start_emulator(handler_config(handler.url)) as emu:
+        tally = asyncio.run(emulator.fuzz(emu, 400, secrets.randbelow(2**32)))
+    assert tally.sent >= 400
+    assert tally.problems == [], tally.report()
+    assert {"alive", "closed 1008", "401"} <= set(tally.outcomes), tally.report()
