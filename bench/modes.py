@@ -39,6 +39,7 @@ MODES = (OURS, REFERENCE)
 BATCH_WINDOW_S = 0.040  # static_web/src/core/batcher.js BATCH_WINDOW_MS
 SNAPSHOT_CHUNK_CHARS = 128 * 1024  # one chunk for the documents benchmarked here
 SYNC_RETRY_S = 4.0  # static_web/src/core/watcher-state.js SYNC_RETRY_MS
+SYNC_RETRY_MAX_S = 30.0  # ... SYNC_RETRY_MAX_MS: the wait doubles up to this
 REFERENCE_FLUSH_S = 0.200  # the sample's setInterval(flush, 200)
 STREAMER_FIRST_ACK_ID = 1_000_000_000  # streamer.js: its own ack ids, far from the SDK's
 
@@ -144,6 +145,7 @@ class OursStreamer(Streamer):
         self.sent_messages = 0
         self.change_bytes = 0
         self.snapshots = 0
+        self.answering: set[str] = set()  # watchers whose snapshot is in flight
         self.snapshot_ns: list[int] = []  # sync-request answered -> its snapshot acknowledged
         self.errors: list[Any] = []
         self.watcher_counts: list[int] = []
@@ -231,6 +233,10 @@ class OursStreamer(Streamer):
         if not isinstance(data, dict):
             return
         if data.get("type") == "sync-request":
+            # static_web/src/core/snapshot-queue.js: one snapshot in flight per watcher; a
+            # repeat of the request while it is in flight shares it
+            if data["connectionId"] in self.answering:
+                return
             task = asyncio.create_task(self._answer(data["connectionId"]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -240,6 +246,13 @@ class OursStreamer(Streamer):
             self.errors.append(data)
 
     async def _answer(self, connection_id: str) -> None:
+        self.answering.add(connection_id)
+        try:
+            await self._send_snapshot(connection_id)
+        finally:
+            self.answering.discard(connection_id)
+
+    async def _send_snapshot(self, connection_id: str) -> None:
         if self.dirty:  # a snapshot is taken at a numbered version: flush pending edits first
             self._take(time.monotonic())
         doc, v = self.doc, self.v
@@ -300,17 +313,20 @@ class OursWatcher(Watcher):
         await self.link.open()  # the token joined the stream group at connect
         await self._sync()
 
-    async def _sync(self) -> None:
+    async def _sync(self, retry: bool = True) -> None:
         self.syncs += 1
         have = None if self.epoch is None else {"epoch": self.epoch, "v": self.v}
         await self.link.send_event("sync", {"streamId": self.stream_id, "have": have}, ack=True)
-        if self._retry is None or self._retry.done():
+        if retry and (self._retry is None or self._retry.done()):
             self._retry = asyncio.create_task(self._retry_later())
 
     async def _retry_later(self) -> None:
-        await asyncio.sleep(SYNC_RETRY_S)
-        if self.synced_ns is None:
-            await self._sync()
+        wait = SYNC_RETRY_S
+        while self.synced_ns is None:
+            await asyncio.sleep(wait)
+            if self.synced_ns is None:
+                await self._sync(retry=False)
+            wait = min(wait * 2, SYNC_RETRY_MAX_S)
 
     def _on_message(self, kind: str, data: Any, now_ns: int) -> None:
         if not isinstance(data, dict):

@@ -240,8 +240,9 @@ EVENT_RULES: dict[str, EventRule] = {
     # watcher asks for the document: on join and after a gap; <= 1/s long-run, small burst
     "sync": EventRule(Role.WATCHER, 1 * KIB, Limit(3, 1.0), parse_sync),
     # streamer answers sync-requests; one event per chunk, many watchers may join at once
+    # (a 2 MB document is 4 chunks per watcher; a join storm of 20/s must leave headroom)
     "snapshot": EventRule(
-        Role.STREAMER, MAX_DOC_CHUNK_CHARS * 4 + 4 * KIB, Limit(60, 20.0), parse_snapshot
+        Role.STREAMER, MAX_DOC_CHUNK_CHARS * 4 + 4 * KIB, Limit(120, 40.0), parse_snapshot
     ),
     # language/title changes and the end of the stream
     "control": EventRule(Role.STREAMER, 4 * KIB, Limit(10, 2.0), parse_control),

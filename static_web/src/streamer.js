@@ -10,6 +10,7 @@ import { Batcher } from "./core/batcher.js";
 import { changeSetToChanges } from "./core/delta.js";
 import { batchToDeltas, newEpoch, queueBatch } from "./core/deltas.js";
 import { chunkString } from "./core/split.js";
+import { SnapshotQueue } from "./core/snapshot-queue.js";
 import { negotiate, NegotiateError } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
 import { clearOwner, loadDoc, loadOwner, saveDoc, saveOwner } from "./storage.js";
@@ -202,22 +203,31 @@ function showStream(streamId) {
 if (owner) showStream(owner.streamId);
 
 // ---- server messages ----
-async function answerSync(req) {
-  if (typeof req.connectionId !== "string") return;
+const snapshots = new SnapshotQueue(); // at most one snapshot (and one follow-up) per watcher
+
+function answerSync(req) {
+  if (typeof req.connectionId !== "string" || !owner) return;
+  if (snapshots.request(req.connectionId, req.have, { epoch, v }) === "start") sendSnapshot(req.connectionId);
+}
+
+async function sendSnapshot(to) {
   handleBatch({ flush: batcher.drain(performance.now()), timerAt: null }); // snapshot at a numbered version
   const doc = editor.view.state.doc.toString();
   const parts = chunkString(doc);
   const at = { epoch, v };
   sealed = v;
+  const ticket = snapshots.started(to, at);
   for (let i = 0; i < parts.length; i++) {
-    const data = { streamId: owner.streamId, to: req.connectionId, epoch: at.epoch, v: at.v, doc: parts[i], lang, title, chunk: [i, parts.length] };
+    const data = { streamId: owner.streamId, to, epoch: at.epoch, v: at.v, doc: parts[i], lang, title, chunk: [i, parts.length] };
     try {
       await client.sendEvent("snapshot", data, "json");
     } catch (e) {
       console.warn("snapshot", e); // the watcher asks again
+      snapshots.failed(to, ticket);
       return;
     }
   }
+  if (snapshots.finished(to, ticket)) sendSnapshot(to);
 }
 
 function onServerMessage(data) {
@@ -253,6 +263,7 @@ async function getUrl() {
 client = createPubSub(getUrl, {
   onConnected: () => {
     connected = true;
+    snapshots.clear(); // a new connection: sends in flight on the old one are lost
     setStatus("live");
     $("end").disabled = false;
     if (v === 0 && outbox.length === 0) enqueue({ changes: [], sel: selectionOf(editor.view.state) }); // announce this epoch

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyChanges } from "../src/core/delta.js";
-import { WatcherState, SYNC_MIN_INTERVAL_MS, SYNC_RETRY_MS } from "../src/core/watcher-state.js";
+import { WatcherState, SYNC_MIN_INTERVAL_MS, SYNC_RETRY_MS, SYNC_RETRY_MAX_MS } from "../src/core/watcher-state.js";
 
 /** A watcher page without the page: runs the actions on a plain string. */
 class Harness {
@@ -108,6 +108,37 @@ test("sync requests respect the rate limit and are retried when unanswered", () 
   assert.equal(h.w.nextTick(), SYNC_MIN_INTERVAL_MS + SYNC_RETRY_MS);
   h.run(h.w.tick(SYNC_MIN_INTERVAL_MS + SYNC_RETRY_MS));
   assert.equal(h.syncs.length, 3, "no answer: ask again");
+});
+
+test("unanswered syncs back off 4 s, 8 s, 16 s, then every 30 s; a snapshot resets the pace", () => {
+  assert.equal(SYNC_RETRY_MS, 4000);
+  assert.equal(SYNC_RETRY_MAX_MS, 30000);
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  const sentAt = [0];
+  for (let i = 0; i < 6; i++) {
+    const at = h.w.nextTick();
+    assert.deepEqual(h.run(h.w.tick(at - 1)), [], "not before its time");
+    h.run(h.w.tick(at));
+    sentAt.push(at);
+  }
+  assert.equal(h.syncs.length, 7);
+  assert.deepEqual(sentAt.slice(1).map((t, i) => t - sentAt[i]), [4000, 8000, 16000, 30000, 30000, 30000]);
+  // a complete snapshot: the next wait (after a gap) starts again at 4 s
+  const t = sentAt.at(-1);
+  h.recv(t + 10, snap("e", 1, "ab"));
+  h.recv(t + 2000, delta("e", 3, [[0, 0, "x"]]));
+  assert.equal(h.syncs.length, 8);
+  assert.equal(h.w.nextTick(), t + 2000 + SYNC_RETRY_MS);
+});
+
+test("an incomplete snapshot does not reset the back-off", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.run(h.w.tick(4000));
+  h.run(h.w.tick(12000));
+  h.recv(12500, snap("e", 1, "a", { chunk: [0, 2] }));
+  assert.equal(h.w.nextTick(), 12000 + 16000);
 });
 
 test("status and control: offline stops retries, live resyncs, ended is final", () => {

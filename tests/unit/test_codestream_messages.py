@@ -26,7 +26,7 @@ from codestream.messages import (
     snapshot_message,
     sync_request_message,
 )
-from codestream.ratelimit import Bucket
+from codestream.ratelimit import Bucket, Limit
 from codestream.state import ConnState, Role
 
 SID = "stream-abc-123"
@@ -244,6 +244,30 @@ def test_over_rate_is_refused_and_recovers(name: str) -> None:
     assert accepted == int(rule.limit.capacity)
     later = NOW + 1 / rule.limit.per_second
     assert isinstance(check_user_event(name, dumps(body), True, state, later), Checked)
+
+
+@pytest.mark.parametrize(
+    ("name", "capacity", "per_second"),
+    [
+        # docs/protocol-notes.md "Rates" and .coord/CONTRACTS.md state these numbers
+        ("sync", 3, 1.0),
+        ("snapshot", 120, 40.0),
+        ("control", 10, 2.0),
+    ],
+)
+def test_rates_are_the_documented_ones(name: str, capacity: int, per_second: float) -> None:
+    assert EVENT_RULES[name].limit == Limit(capacity, per_second)
+
+
+def test_snapshot_rate_carries_a_join_storm_of_big_documents() -> None:
+    # the storm's 20 joins/s each answered twice, or 10 joins/s of a 4-chunk (2 MB) document
+    state = STREAMER.with_bucket("snapshot", Bucket(120, NOW))
+    accepted = 0
+    for tick in range(400):  # 40 chunk events per second for 10 s
+        result = check_user_event("snapshot", dumps(SNAP), True, state, NOW + tick / 40)
+        state = result.state or state
+        accepted += isinstance(result, Checked)
+    assert accepted == 400
 
 
 def test_sync_is_at_most_one_per_second_long_run() -> None:

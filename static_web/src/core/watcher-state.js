@@ -7,7 +7,8 @@
 import { checkChanges, DeltaError } from "./delta.js";
 
 export const SYNC_MIN_INTERVAL_MS = 1100; // the server allows one sync per second per connection
-export const SYNC_RETRY_MS = 4000; // no snapshot by then: ask again
+export const SYNC_RETRY_MS = 4000; // no snapshot by then: ask again...
+export const SYNC_RETRY_MAX_MS = 30000; // ...waiting twice as long each time, up to this
 export const MAX_BUFFERED = 5000; // deltas held while waiting; beyond that the snapshot covers them
 export const MAX_CHUNKS = 256; // the server refuses snapshots of more chunks
 
@@ -27,6 +28,8 @@ export class WatcherState {
     this.lastSyncAt = -Infinity;
     this.syncWanted = false; // a sync is owed but held back by the rate limit
     this.awaitingSince = null; // when the last sync went out without an answer yet
+    // a busy streamer answers late, not never: repeating at a fixed pace only adds to its queue
+    this.retryMs = SYNC_RETRY_MS;
   }
 
   get have() {
@@ -60,7 +63,8 @@ export class WatcherState {
   tick(now) {
     if (this.stream === "ended" || this.phase !== "waiting") return [];
     if (this.syncWanted && now - this.lastSyncAt >= SYNC_MIN_INTERVAL_MS) return this.#requestSync(now);
-    if (this.stream !== "offline" && this.awaitingSince !== null && now - this.awaitingSince >= SYNC_RETRY_MS) {
+    if (this.stream !== "offline" && this.awaitingSince !== null && now - this.awaitingSince >= this.retryMs) {
+      this.retryMs = Math.min(this.retryMs * 2, SYNC_RETRY_MAX_MS);
       return this.#requestSync(now);
     }
     return [];
@@ -70,7 +74,7 @@ export class WatcherState {
   nextTick() {
     if (this.stream === "ended" || this.phase !== "waiting") return null;
     if (this.syncWanted) return this.lastSyncAt + SYNC_MIN_INTERVAL_MS;
-    if (this.awaitingSince !== null && this.stream !== "offline") return this.awaitingSince + SYNC_RETRY_MS;
+    if (this.awaitingSince !== null && this.stream !== "offline") return this.awaitingSince + this.retryMs;
     return null;
   }
 
@@ -143,6 +147,7 @@ export class WatcherState {
     this.hasDoc = true;
     this.awaitingSince = null;
     this.syncWanted = false;
+    this.retryMs = SYNC_RETRY_MS;
     this.stream = "live";
     const actions = [{ type: "reset", doc: full, lang: msg.lang, title: msg.title, sel: null }];
     if (validSel(msg.sel, full.length)) actions[0].sel = msg.sel;

@@ -1,0 +1,94 @@
+// The streamer's answer policy for `sync-request`s, pure: at most one snapshot in flight per
+// watcher connection, plus at most one follow-up. A watcher that hears nothing repeats its
+// `sync`; answering every repeat with a fresh snapshot is what floods a busy stream.
+//
+// Why a repeat can share the snapshot in flight: a watcher repeats a sync with the same `have`
+// only while it is still waiting, and a waiting watcher buffers every delta it receives. The
+// snapshot in flight was sealed after its first request arrived, i.e. after the watcher had
+// joined the group, so every later delta reaches that buffer and the snapshot plus the buffer
+// is the current document. A request with another `have` means the watcher applied something
+// and then found a gap; it needs a snapshot sealed after that request, unless nothing was
+// numbered since the one in flight was sealed (then the one in flight is already current).
+
+/** "epoch:v", or "" for no (or a malformed) `have`: repeats of one request compare equal. */
+function haveKey(have) {
+  if (have && typeof have === "object" && typeof have.epoch === "string" && Number.isInteger(have.v)) {
+    return `${have.epoch}:${have.v}`;
+  }
+  return "";
+}
+
+export class SnapshotQueue {
+  constructor() {
+    this.pending = new Map(); // connectionId -> {have, at: {epoch, v} | null, again, ticket}
+    this.tickets = 0;
+  }
+
+  /**
+   * A `sync-request` from `connectionId` asking after `have`, while the streamer is at
+   * `current` ({epoch, v}). Returns "start" (take and send a snapshot now, then call started()),
+   * "merged" (the snapshot in flight or the queued follow-up answers it) or "covered" (the
+   * snapshot in flight is already at `current`).
+   */
+  request(connectionId, have, current) {
+    const key = haveKey(have);
+    const p = this.pending.get(connectionId);
+    if (!p) {
+      this.pending.set(connectionId, { have: key, at: null, again: false, ticket: 0 });
+      return "start";
+    }
+    if (p.again) {
+      p.have = key; // the follow-up is sealed when it starts: later than this request too
+      return "merged";
+    }
+    if (p.at === null || key === p.have) return "merged";
+    if (p.at.epoch === current.epoch && p.at.v === current.v) return "covered";
+    p.again = true;
+    p.have = key;
+    return "merged";
+  }
+
+  /**
+   * The snapshot for `connectionId` was sealed at `at` ({epoch, v}) and is being sent. Returns
+   * the ticket to hand to finished()/failed(), so a send that outlived clear() changes nothing.
+   */
+  started(connectionId, at) {
+    const p = this.pending.get(connectionId);
+    if (!p) return 0;
+    p.at = { epoch: at.epoch, v: at.v };
+    p.ticket = ++this.tickets;
+    return p.ticket;
+  }
+
+  #current(connectionId, ticket) {
+    const p = this.pending.get(connectionId);
+    return p && p.ticket === ticket && ticket !== 0 ? p : null;
+  }
+
+  /** Every chunk went out. True: send the follow-up now (take a new snapshot, call started()). */
+  finished(connectionId, ticket) {
+    const p = this.#current(connectionId, ticket);
+    if (!p) return false;
+    if (!p.again) {
+      this.pending.delete(connectionId);
+      return false;
+    }
+    p.again = false;
+    p.at = null;
+    return true;
+  }
+
+  /** Sending failed (watcher gone, refused, streamer offline): forget it; the watcher asks again. */
+  failed(connectionId, ticket) {
+    if (this.#current(connectionId, ticket)) this.pending.delete(connectionId);
+  }
+
+  /** The streamer's connection was replaced: whatever was in flight is lost. */
+  clear() {
+    this.pending.clear();
+  }
+
+  get size() {
+    return this.pending.size;
+  }
+}
