@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 PY_STAMP := $(VENV)/.installed
 WEB_STAMP := static_web/node_modules/.installed
-NODE_TEST_STAMP := tests/node/node_modules/.installed
+NODE_HARNESS_STAMP := harness/node/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
 WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.json
 
@@ -23,7 +23,7 @@ help:
 	@echo "make test   - install everything and run the whole test suite"
 	@echo "make bench  - run the benchmarks and write bench/results.md"
 	@echo "make fuzz   - long fuzz runs (dev host HTTP, emulator) and property tests; figures in tests/README.md"
-	@echo "make soak   - a few minutes of random edits and injected faults; figures in tests/soak/RESULTS.md"
+	@echo "make soak   - a few minutes of random edits and injected faults; figures in bench/results-soak.md"
 	@echo "make audit  - known vulnerabilities in what ships (pip-audit, npm audit)"
 	@echo "make lint   - ruff"
 
@@ -47,8 +47,8 @@ $(WEB_STAMP): static_web/package.json static_web/package-lock.json
 	cd static_web && npm ci --no-audit --no-fund
 	touch $@
 
-$(NODE_TEST_STAMP): tests/node/package.json tests/node/package-lock.json
-	cd tests/node && npm ci --no-audit --no-fund
+$(NODE_HARNESS_STAMP): harness/node/package.json harness/node/package-lock.json
+	cd harness/node && npm ci --no-audit --no-fund
 	touch $@
 
 $(DIST_STAMP): $(WEB_STAMP) $(WEB_SOURCES)
@@ -73,19 +73,19 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: build $(NODE_TEST_STAMP) chromium $(INFRA_STAMP)
+test: build $(NODE_HARNESS_STAMP) chromium $(INFRA_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m tests.security.audit
+	$(BIN)/python -m tools.audit
 	$(BIN)/pytest
 
 # Known vulnerabilities in what ships (pip-audit, npm audit --omit=dev); part of `make test`.
 audit: $(PY_STAMP) $(WEB_STAMP)
-	$(BIN)/python -m tests.security.audit
+	$(BIN)/python -m tools.audit
 
 # The long fuzz runs (`make test` runs short ones). FUZZ_REQUESTS / FUZZ_FRAMES to vary.
 fuzz: build
-	$(BIN)/python -m tests.fuzz.http --requests $${FUZZ_REQUESTS:-5000}
-	$(BIN)/python -m tests.fuzz.emulator --frames $${FUZZ_FRAMES:-5000}
+	$(BIN)/python -m tools.fuzz.http --requests $${FUZZ_REQUESTS:-5000}
+	$(BIN)/python -m tools.fuzz.emulator --frames $${FUZZ_FRAMES:-5000}
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/property -q
 	cd static_web && FC_RUNS=5000 node --test test/*.property.test.js
 
@@ -93,10 +93,10 @@ bench: build chromium
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist tests/node/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist harness/node/node_modules .pytest_cache .ruff_cache
 
 # The long soak (a few minutes; `make test` runs a 30 s form): random edits and injected faults,
-# figures appended to tests/soak/RESULTS.md. SOAK_SECONDS=600 / CODESTREAM_SOAK_SEED=n to vary.
+# figures appended to bench/results-soak.md. SOAK_SECONDS=600 / CODESTREAM_SOAK_SEED=n to vary.
 soak: build chromium
-	CODESTREAM_SOAK_SECONDS=$${SOAK_SECONDS:-240} CODESTREAM_SOAK_RECORD=tests/soak/RESULTS.md \
+	CODESTREAM_SOAK_SECONDS=$${SOAK_SECONDS:-240} CODESTREAM_SOAK_RECORD=bench/results-soak.md \
 	  $(BIN)/pytest tests/e2e/test_faults_soak.py -q -s

@@ -51,8 +51,8 @@ from bench.modes import (
     poll,
 )
 from bench.session import START_DOC, Op, load
-from tests.support.devhost import RunningDevHost, start_devhost
-from tests.support.emulator import start_emulator
+from harness.devhost import RunningDevHost, start_devhost
+from harness.emulator import start_emulator
 
 REFERENCE_HUB = "reference"
 RESULTS = BENCH_DIR / "results.md"
@@ -664,8 +664,8 @@ def browser_phase(base_url: str, sizes: Sizes) -> dict[str, tuple[list[float], f
     (the first DOM mutation after which its document is long enough), in milliseconds."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-    from tests.e2e.pages import StreamerPage, WatcherPage
+    from harness.browser import CHROMIUM, CHROMIUM_ARGS
+    from harness.pages import StreamerPage, WatcherPage
 
     out: dict[str, tuple[list[float], float]] = {}
     with sync_playwright() as p:

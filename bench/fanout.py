@@ -32,7 +32,7 @@ import aiohttp
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from bench import markdown_table, percentile, text_table, write_results
-from tests.support.emulator import start_emulator  # the emulator as a real process
+from harness.emulator import start_emulator  # the emulator as a real process
 
 JSON = "json.webpubsub.azure.v1"
 RELIABLE = "json.reliable.webpubsub.azure.v1"

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import markdown_table, text_table, write_results
-from tests.support.devhost import Peer, RunningDevHost, start_devhost
+from harness.devhost import Peer, RunningDevHost, start_devhost
 
 PACE_S = 0.05
 DELIVERY_TIMEOUT_S = 30.0

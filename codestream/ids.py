@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 
-STREAM_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{12,32}")
-STREAMER_PREFIX = "streamer:"
-WATCHER_PREFIX = "watcher:"
+from codestream.contract import CONTRACT
+
+STREAM_ID_PATTERN = CONTRACT.stream_id
+STREAMER_PREFIX = CONTRACT.streamer_prefix
+WATCHER_PREFIX = CONTRACT.watcher_prefix
 
 
 def new_stream_id() -> str:
@@ -47,4 +48,4 @@ def new_watcher_user() -> str:
 
 def send_role(stream_id: str) -> str:
     """The single permission a streamer token carries."""
-    return f"webpubsub.sendToGroup.{stream_id}"
+    return CONTRACT.send_role_prefix + stream_id

@@ -7,27 +7,29 @@ table, `EVENT_RULES`, so the policy can be read in one place.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from codestream.contract import CONTRACT, Contract
 from codestream.errors import Code, Refusal
 from codestream.http import parse_json
 from codestream.ids import is_stream_id
 from codestream.ratelimit import Limit, take
 from codestream.state import ConnState, Role
 
-KIB = 1024
-MAX_NEGOTIATE_BYTES = 4 * KIB
-MAX_DOC_CHUNK_CHARS = 512 * KIB  # code points; a JS string of 512 Ki UTF-16 units fits
-MAX_CHUNKS = 256
-MAX_TITLE_CHARS = 200
-MAX_VERSION = 2**53 - 1  # JavaScript's largest safe integer
-_EPOCH = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_LANG = re.compile(r"[A-Za-z0-9+#._-]{0,40}")
-_CONNECTION_ID = re.compile(r"[A-Za-z0-9_.:=+/-]{1,256}")
-_OWNER_KEY_MAX = 128
+MAX_NEGOTIATE_BYTES = CONTRACT.negotiate_bytes
+# JSON bytes of one snapshot chunk's text, measured as the client measures them (split.js)
+MAX_DOC_CHUNK_BYTES = CONTRACT.snapshot_chunk_bytes
+MAX_CHUNKS = CONTRACT.snapshot_chunks
+MAX_TITLE_CHARS = CONTRACT.title_chars
+MAX_VERSION = CONTRACT.max_version  # JavaScript's largest safe integer
+_EPOCH = CONTRACT.epoch
+_LANG = CONTRACT.lang
+_CONNECTION_ID = CONTRACT.connection_id
+_OWNER_KEY_MAX = CONTRACT.owner_key_chars
 
 
 # ---------------------------------------------------------------- negotiate
@@ -64,6 +66,17 @@ def _json_object(body: bytes, max_bytes: int) -> dict[str, Any] | Refusal:
     return value
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_string_bytes(text: str) -> int:
+    """UTF-8 bytes of `text` inside a JSON string, counted as the client counts them
+    (`jsonStringBytes` in split.js): JavaScript escapes a lone surrogate as \\uXXXX (6 bytes)
+    where Python would write its 3 raw bytes."""
+    raw = len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
+    return raw + 3 * len(_LONE_SURROGATE.findall(text))
+
+
 def _unknown_keys(value: dict[str, Any], allowed: set[str]) -> Refusal | None:
     extra = sorted(set(value) - allowed)
     if extra:
@@ -75,7 +88,7 @@ def _stream_id(value: dict[str, Any]) -> str | Refusal:
     stream_id = value.get("streamId")
     if stream_id is None:
         return Refusal(Code.BAD_SCHEMA, "streamId is required")
-    if not is_stream_id(stream_id):
+    if not isinstance(stream_id, str) or not is_stream_id(stream_id):
         return Refusal(Code.BAD_STREAM_ID, "streamId must be 12-32 characters of [A-Za-z0-9_-]")
     return stream_id
 
@@ -199,8 +212,8 @@ def parse_snapshot(value: dict[str, Any], stream_id: str) -> Snapshot | Refusal:
     doc = value["doc"]
     if not isinstance(doc, str):
         return Refusal(Code.BAD_SCHEMA, "doc must be a string")
-    if len(doc) > MAX_DOC_CHUNK_CHARS:
-        return Refusal(Code.TOO_LARGE, f"doc chunk is over {MAX_DOC_CHUNK_CHARS} characters")
+    if json_string_bytes(doc) > MAX_DOC_CHUNK_BYTES:
+        return Refusal(Code.TOO_LARGE, f"doc chunk is over {MAX_DOC_CHUNK_BYTES} bytes of JSON")
     chunk = value["chunk"]
     if (
         not isinstance(chunk, list)
@@ -236,17 +249,27 @@ class EventRule:
     parse: Callable[[dict[str, Any], str], UserEvent | Refusal]
 
 
-EVENT_RULES: dict[str, EventRule] = {
-    # watcher asks for the document: on join and after a gap; <= 1/s long-run, small burst
-    "sync": EventRule(Role.WATCHER, 1 * KIB, Limit(3, 1.0), parse_sync),
+_PARSERS: dict[str, Callable[[dict[str, Any], str], UserEvent | Refusal]] = {
+    # watcher asks for the document: on join and after a gap
+    "sync": parse_sync,
     # streamer answers sync-requests; one event per chunk, many watchers may join at once
-    # (a 2 MB document is 4 chunks per watcher; a join storm of 20/s must leave headroom)
-    "snapshot": EventRule(
-        Role.STREAMER, MAX_DOC_CHUNK_CHARS * 4 + 4 * KIB, Limit(120, 40.0), parse_snapshot
-    ),
+    "snapshot": parse_snapshot,
     # language/title changes and the end of the stream
-    "control": EventRule(Role.STREAMER, 4 * KIB, Limit(10, 2.0), parse_control),
+    "control": parse_control,
 }
+
+
+def event_rules(contract: Contract) -> dict[str, EventRule]:
+    """Who may send each user event, how big and how often: straight from the contract."""
+    return {
+        name: EventRule(
+            Role(rule.sender), rule.max_bytes, Limit(rule.burst, rule.per_second), _PARSERS[name]
+        )
+        for name, rule in contract.events.items()
+    }
+
+
+EVENT_RULES = event_rules(CONTRACT)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from codestream import ids
+from codestream.contract import CONTRACT
 from codestream.errors import Code, Refusal
 from codestream.http import HttpResult, error_result, json_result
 from codestream.messages import NewStream, ResumeStream, WatchStream, parse_negotiate
 from codestream.state import Role
 
-TOKEN_MINUTES = 15  # clients negotiate again on every (re)connect
+TOKEN_MINUTES = CONTRACT.token_minutes  # clients negotiate again on every (re)connect
 NO_STORE = {"Cache-Control": "no-store"}
 
 

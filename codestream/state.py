@@ -13,11 +13,12 @@ import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from codestream.contract import CONTRACT
 from codestream.http import parse_json
 from codestream.ids import is_stream_id
 from codestream.ratelimit import Bucket
 
-MAX_STATE_CHARS = 2048
+MAX_STATE_CHARS = CONTRACT.connection_state_chars
 
 
 class Role(StrEnum):
@@ -36,7 +37,7 @@ class ConnState:
         return replace(self, buckets={**self.buckets, name: bucket})
 
     def encode(self) -> str:
-        raw = {
+        raw: dict[str, object] = {
             "r": str(self.role),
             "s": self.stream_id,
             "b": {k: [b.tokens, b.at] for k, b in sorted(self.buckets.items())},

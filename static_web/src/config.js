@@ -1,5 +1,7 @@
 // Build-time settings (build.mjs defines __API_BASE__ from the optional app.config.json).
 /* global __API_BASE__ */
+import { STREAM_ID_RE } from "./core/contract.js";
+
 export const API_BASE = typeof __API_BASE__ === "string" ? __API_BASE__ : "";
 
 /** Where a watcher opens a stream: the share link format, in one place. */
@@ -7,7 +9,7 @@ export function shareLink(streamId, origin = location.origin) {
   return `${origin}/watch.html#${encodeURIComponent(streamId)}`;
 }
 
-export const STREAM_ID_RE = /^[A-Za-z0-9_-]{12,32}$/;
+export { STREAM_ID_RE };
 
 /** The stream id in a watcher's address (`/watch.html#<id>`, `?s=<id>` also accepted). */
 export function streamIdFromLocation(loc = location) {

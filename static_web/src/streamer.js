@@ -10,6 +10,7 @@ import { Batcher } from "./core/batcher.js";
 import { changeSetToChanges } from "./core/delta.js";
 import { batchToDeltas, newEpoch, queueBatch } from "./core/deltas.js";
 import { chunkString } from "./core/split.js";
+import { LIMITS } from "./core/contract.js";
 import { SnapshotQueue } from "./core/snapshot-queue.js";
 import { negotiate, NegotiateError } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
@@ -152,10 +153,11 @@ langSelect.addEventListener("change", () => {
   sendControl({ lang });
 });
 const titleInput = $("title");
+titleInput.maxLength = LIMITS.titleChars; // the server refuses longer titles
 titleInput.value = title;
 let titleTimer = null;
 titleInput.addEventListener("input", () => {
-  title = titleInput.value.slice(0, 120);
+  title = titleInput.value.slice(0, LIMITS.titleChars);
   persistSoon();
   clearTimeout(titleTimer);
   titleTimer = setTimeout(() => sendControl({ title }), 400);

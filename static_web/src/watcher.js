@@ -9,6 +9,7 @@ import { WatcherState } from "./core/watcher-state.js";
 import { negotiate } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
 import { streamIdFromLocation } from "./config.js";
+import { STREAMER_PREFIX } from "./core/contract.js";
 
 const $ = (id) => document.getElementById(id);
 const setStatus = statusBadge($("status"));
@@ -198,7 +199,7 @@ if (!streamId) {
     onGroupMessage: (data, m) => {
       if (m.group !== streamId) return;
       // only the stream's owner may write deltas (the service enforces it; this is belt and braces)
-      if (data?.type === "delta" && m.fromUserId !== `streamer:${streamId}`) return;
+      if (data?.type === "delta" && m.fromUserId !== `${STREAMER_PREFIX}${streamId}`) return;
       perform(state.receive(performance.now(), data));
     },
   });

@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.support.devhost import start_devhost
-from tests.support.processes import REPO_ROOT
-
-DIST = REPO_ROOT / "static_web" / "dist"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, DIST
+from harness.devhost import start_devhost
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,9 @@ from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from emulator.tokens import LEEWAY_SECONDS
-from tests.soak.rig import WireProbe, record_statuses, statuses
-from tests.support.devhost import RunningDevHost, start_devhost
-
-from .pages import NetworkCut, Problems, StreamerPage, WatcherPage
+from harness.devhost import RunningDevHost, start_devhost
+from harness.faults import WireProbe, record_statuses, statuses
+from harness.pages import NetworkCut, Problems, StreamerPage, WatcherPage
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ their network, and the function host is killed and restarted mid-stream; after e
 each watcher's document must equal the streamer's.
 
 Short by default (30 s of chaos, part of `make test`); `make soak` runs the long form and
-appends its figures to tests/soak/RESULTS.md. See tests/soak/soak.py for the knobs.
+appends its figures to bench/results-soak.md. See harness/soak.py for the knobs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from tests.soak.rig import SplitHost
-from tests.soak.soak import RECORD, ROUND_SECONDS, SECONDS, SEED, WATCHERS, Soak, record
+from harness.faults import SplitHost
+from harness.soak import RECORD, ROUND_SECONDS, SECONDS, SEED, WATCHERS, Soak, record
 
 pytestmark = pytest.mark.e2e
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support.processes import REPO_ROOT
-
-from .conftest import DIST
-from .pages import Problems, StreamerPage, WatcherPage, new_streamer
+from harness.browser import DIST
+from harness.pages import Problems, StreamerPage, WatcherPage, new_streamer
+from harness.processes import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .pages import NetworkCut, Problems, WatcherPage, new_streamer
+from harness.pages import NetworkCut, Problems, WatcherPage, new_streamer
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,5 @@
 """Short fuzz runs for CI: a few hundred generated inputs each, a fresh random seed every run
-(the failure message names it: `python -m tests.fuzz.http --seed N` repeats the run)."""
+(the failure message names it: `python -m tools.fuzz.http --seed N` repeats the run)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import secrets
 
 import pytest
 
-from tests.support.devhost import start_devhost
-from tests.support.emulator import RecordingHandler, handler_config, start_emulator
-
-from . import emulator, http
+from harness.devhost import start_devhost
+from harness.emulator import RecordingHandler, handler_config, start_emulator
+from tools.fuzz import emulator, http
 
 pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 

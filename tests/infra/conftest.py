@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.infra.bicep import INFRA_PYTHON, REPO_ROOT, Templates
-
-DUMP_SCRIPT = Path(__file__).with_name("dump_infra.py")
-DUMP_TIMEOUT_S = 120
-
-
-def run_dump(*extra: Path) -> dict[str, Any]:
-    """Parse every infra file under .venv-infra's Python (pycep, PyYAML)."""
-    if not INFRA_PYTHON.exists():
-        pytest.fail(f"{INFRA_PYTHON} is missing: run `make infra-tools` (or `make test`)")
-    done = subprocess.run(
-        [str(INFRA_PYTHON), str(DUMP_SCRIPT), str(REPO_ROOT), *map(str, extra)],
-        capture_output=True,
-        text=True,
-        timeout=DUMP_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, f"dump_infra.py failed:\n{done.stderr}"
-    return json.loads(done.stdout)
+from harness.bicep import Templates, run_dump
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bicep import REPO_ROOT
+from harness.bicep import REPO_ROOT
 
 pytestmark = pytest.mark.infra
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bicep import REPO_ROOT, Templates
-from tests.infra.conftest import run_dump
+from harness.bicep import REPO_ROOT, Templates, run_dump
 
 pytestmark = pytest.mark.infra
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.bicep import INFRA_PYTHON, REPO_ROOT, Templates
+from harness.bicep import INFRA_PYTHON, REPO_ROOT, Templates
 
 pytestmark = pytest.mark.infra
 

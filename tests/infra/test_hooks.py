@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.bicep import REPO_ROOT
+from harness.bicep import REPO_ROOT
 
 pytestmark = pytest.mark.infra
 

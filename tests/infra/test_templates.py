@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from codestream import config, routes
-from tests.infra.bicep import REPO_ROOT, Template, Templates, render
+from harness.bicep import REPO_ROOT, Template, Templates, render
 
 pytestmark = pytest.mark.infra
 

@@ -16,10 +16,11 @@ import sys
 import pytest
 
 from emulator.config import single_handler_config
-from tests.support.emulator import start_emulator
-from tests.support.processes import REPO_ROOT, free_port
+from harness.emulator import start_emulator
+from harness.processes import REPO_ROOT, free_port
 
 NODE_DIR = REPO_ROOT / "tests" / "node"
+NODE_MODULES = REPO_ROOT / "harness" / "node" / "node_modules"
 NODE_TIMEOUT_S = 90
 
 pytestmark = [pytest.mark.node, pytest.mark.integration]
@@ -43,8 +44,8 @@ def _hubs(upstream_port: int) -> dict[str, object]:
 
 @pytest.mark.parametrize("test_file", sorted(p.name for p in NODE_DIR.glob("*.test.mjs")))
 def test_node_sdk(test_file: str) -> None:
-    if not (NODE_DIR / "node_modules").is_dir():
-        pytest.skip("tests/node/node_modules is missing: `make test` installs it (npm ci)")
+    if not NODE_MODULES.is_dir():
+        pytest.fail("harness/node/node_modules is missing: `make test` installs it (npm ci)")
     node = shutil.which("node")
     assert node, "node is not on PATH"
     upstream_port = free_port()

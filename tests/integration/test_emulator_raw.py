@@ -14,7 +14,7 @@ import jwt
 import pytest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
-from tests.support.emulator import (
+from harness.emulator import (
     HUB,
     RecordingHandler,
     RunningEmulator,

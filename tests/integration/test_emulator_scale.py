@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
-from tests.support.emulator import HUB, start_emulator
+from harness.emulator import HUB, start_emulator
 
 pytestmark = pytest.mark.integration
 CONNECTIONS = 1000

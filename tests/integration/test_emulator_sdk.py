@@ -25,7 +25,7 @@ from azure.messaging.webpubsubclient.models import (
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from codestream.signature import verify
-from tests.support.emulator import (
+from harness.emulator import (
     HUB,
     RecordingHandler,
     RunningEmulator,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.devhost import start_devhost
-from tests.support.emulator import handler_config, start_emulator
-from tests.support.processes import REPO_ROOT, free_port, run_process
+from harness.devhost import start_devhost
+from harness.emulator import handler_config, start_emulator
+from harness.processes import REPO_ROOT, free_port, run_process
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from azure.messaging.webpubsubclient.models import SendMessageError
 
 from codestream import signature
 from codestream.state import ConnState, Role
-from tests.support.devhost import Peer, RunningDevHost, start_devhost
+from harness.devhost import Peer, RunningDevHost, start_devhost
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 // Microsoft's Python service SDK. Hub "chat" has no event handler.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { WebPubSubClient, WebPubSubJsonProtocol } from "@azure/web-pubsub-client";
+import { WebPubSubClient, WebPubSubJsonProtocol } from "../../harness/node/sdk.mjs";
 import {
   ConnectionGate,
   KEEPALIVE,
@@ -14,7 +14,7 @@ import {
   stopClient,
   unique,
   withTimeout,
-} from "./support.mjs";
+} from "../../harness/node/support.mjs";
 
 const HUB = "chat";
 const NO_RETRY = { messageRetryOptions: { maxRetries: 0 } };

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, test } from "node:test";
-import { WebPubSubClient } from "@azure/web-pubsub-client";
-import { WebPubSubEventHandler } from "@azure/web-pubsub-express";
-import express from "express";
+import { WebPubSubClient } from "../../harness/node/sdk.mjs";
+import { WebPubSubEventHandler } from "../../harness/node/sdk.mjs";
+import { express } from "../../harness/node/sdk.mjs";
 import {
   EventLog,
   KEEPALIVE,
@@ -18,7 +18,7 @@ import {
   stopClient,
   unique,
   withTimeout,
-} from "./support.mjs";
+} from "../../harness/node/support.mjs";
 
 const HUB = "events";
 const ROOM = "lobby";

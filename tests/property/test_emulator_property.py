@@ -45,8 +45,14 @@ from emulator.upstream import (
     read_connect_response,
     read_user_event_response,
 )
-
-from .strategies import deep_json, json_values, lone_surrogates, mutate, nested, plain_json_values
+from harness.strategies import (
+    deep_json,
+    json_values,
+    lone_surrogates,
+    mutate,
+    nested,
+    plain_json_values,
+)
 
 KEY = "emulator-property-access-key-0123456789abcdef"
 ENDPOINT = "http://127.0.0.1:8081"

@@ -20,19 +20,19 @@ from codestream.errors import STATUS, Code, Refusal
 from codestream.events import EventHandler
 from codestream.messages import (
     EVENT_RULES,
-    MAX_DOC_CHUNK_CHARS,
+    MAX_DOC_CHUNK_BYTES,
     Checked,
     Control,
     Refused,
     Snapshot,
     Sync,
     check_user_event,
+    json_string_bytes,
 )
 from codestream.ratelimit import Bucket, Limit, take
 from codestream.state import ConnState, Role, decode_state
 from codestream.upstream_auth import UpstreamAuth
-
-from .strategies import (
+from harness.strategies import (
     connection_ids,
     deep_json,
     dump,
@@ -151,7 +151,7 @@ bodies = hostile_bodies(*(_mutated(n) for n in sorted(VALID)), syncs, snapshots(
 @example("control", nested(2000).encode(), True, STREAMER, 0.0)  # 4000 bytes: within its limit
 @example("snapshot", nested(100_000).encode(), True, STREAMER, 0.0)
 @example(
-    "snapshot", dump({"streamId": SID, "doc": "x" * (MAX_DOC_CHUNK_CHARS + 1)}), True, STREAMER, 0
+    "snapshot", dump({"streamId": SID, "doc": "x" * (MAX_DOC_CHUNK_BYTES + 1)}), True, STREAMER, 0
 )
 def test_any_user_event_is_checked_or_refused(
     name: str, body: bytes, is_json: bool, state: ConnState | None, now: float
@@ -170,7 +170,7 @@ def test_any_user_event_is_checked_or_refused(
     assert EVENT_RULES[name].role is state.role
     assert len(body) <= EVENT_RULES[name].max_bytes
     if isinstance(result.event, Snapshot):
-        assert len(result.event.doc) <= MAX_DOC_CHUNK_CHARS
+        assert json_string_bytes(result.event.doc) <= MAX_DOC_CHUNK_BYTES
         i, n = result.event.chunk
         assert 0 <= i < n <= 256
 
@@ -238,7 +238,7 @@ header_values = st.text(max_size=60) | st.sampled_from(
     ]
 )
 # header bytes that are not UTF-8 reach the handler as lone surrogates (aiohttp decodes them
-# with surrogateescape): found by tests/fuzz/http.py's raw requests
+# with surrogateescape): found by tools/fuzz/http.py's raw requests
 raw_header_values = st.binary(min_size=1, max_size=20).map(
     lambda b: b.decode("utf-8", "surrogateescape")
 )

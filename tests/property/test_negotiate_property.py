@@ -22,8 +22,7 @@ from codestream.messages import (
 )
 from codestream.negotiate import NO_STORE, negotiate, plan
 from codestream.state import Role
-
-from .strategies import (
+from harness.strategies import (
     deep_json,
     dump,
     hostile_bodies,
@@ -97,7 +96,7 @@ def test_grants_are_least_privilege_for_every_stream_id(sid: str) -> None:
 
 
 @given(stream_ids, st.text(min_size=1, max_size=128) | lone_surrogates)
-@example("stream-under-test", "\ud800")  # {"ownerKey": "\\ud800"}: found by tests/fuzz/http.py
+@example("stream-under-test", "\ud800")  # {"ownerKey": "\\ud800"}: found by tools/fuzz/http.py
 def test_only_the_exact_owner_key_resumes(sid: str, offered: str) -> None:
     result = plan(dump({"streamId": sid, "ownerKey": offered}), SECRET)
     if offered == ids.owner_key(SECRET, sid):

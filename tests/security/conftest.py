@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.devhost import RunningDevHost, start_devhost
+from harness.devhost import RunningDevHost, start_devhost
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.security.audit import runtime_pins
+from tools.audit import runtime_pins
 
 
 def test_runtime_pins_are_the_shipped_closure() -> None:

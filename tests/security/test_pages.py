@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from emulator.config import DEFAULT_ACCESS_KEY
-from tests.support.devhost import RunningDevHost, start_devhost
-from tests.support.processes import REPO_ROOT
+from harness.devhost import RunningDevHost, start_devhost
+from harness.processes import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from azure.messaging.webpubsubclient.models import SendMessageError
 
-from tests.support.devhost import Peer, RunningDevHost, start_devhost
+from harness.devhost import Peer, RunningDevHost, start_devhost
 
 pytestmark = pytest.mark.integration
 

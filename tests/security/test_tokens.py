@@ -14,7 +14,7 @@ import pytest
 
 from codestream import ids
 from codestream.negotiate import TOKEN_MINUTES
-from tests.support.devhost import RunningDevHost
+from harness.devhost import RunningDevHost
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.devhost import Peer, RunningDevHost
+from harness.devhost import Peer, RunningDevHost
 
 pytestmark = pytest.mark.integration
 WAIT = 10.0

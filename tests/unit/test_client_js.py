@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.support.processes import REPO_ROOT
+from harness.processes import REPO_ROOT
 
 WEB = REPO_ROOT / "static_web"
 

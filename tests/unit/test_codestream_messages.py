@@ -10,7 +10,7 @@ import pytest
 from codestream.errors import Code, Refusal
 from codestream.messages import (
     EVENT_RULES,
-    MAX_DOC_CHUNK_CHARS,
+    MAX_DOC_CHUNK_BYTES,
     Checked,
     Control,
     Have,
@@ -130,7 +130,7 @@ def test_user_event_accepted(name: str, state: ConnState, data: Any, expected: o
 
 # ---------------------------------------------------------------- user events: refused
 
-BIG_DOC = "x" * (MAX_DOC_CHUNK_CHARS + 1)
+BIG_DOC = "x" * (MAX_DOC_CHUNK_BYTES + 1)
 
 
 @pytest.mark.parametrize(
@@ -249,7 +249,7 @@ def test_over_rate_is_refused_and_recovers(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "capacity", "per_second"),
     [
-        # docs/protocol-notes.md "Rates" and .coord/CONTRACTS.md state these numbers
+        # docs/protocol.md "Rates" and codestream/contract.json state these numbers
         ("sync", 3, 1.0),
         ("snapshot", 120, 40.0),
         ("control", 10, 2.0),

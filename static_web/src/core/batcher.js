@@ -2,7 +2,9 @@
 // the first change after a quiet period goes out at once; changes within the next window are
 // held and sent together when it closes; a window with nothing in it ends the burst.
 
-export const BATCH_WINDOW_MS = 40;
+import { STREAMER } from "./contract.js";
+
+export const BATCH_WINDOW_MS = STREAMER.batchWindowMs;
 
 export class Batcher {
   constructor(windowMs = BATCH_WINDOW_MS) {

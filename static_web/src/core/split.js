@@ -1,9 +1,11 @@
 // Size limits of protocol.md: one delta message < 256 KiB, snapshot doc chunks <= 512 KiB.
 // Sizes are measured as the UTF-8 bytes of the JSON encoding, which is what goes on the wire.
 
-export const DELTA_BUDGET = 200 * 1024; // bytes of JSON for a delta's inserts, envelope excluded
-export const SNAPSHOT_CHUNK_BUDGET = 384 * 1024; // bytes of JSON for one snapshot chunk's doc
-const CHANGE_OVERHEAD = 32; // "[1234567890,1234567890,\"\"]," and friends
+import { LIMITS } from "./contract.js";
+
+export const DELTA_BUDGET = LIMITS.deltaChangesBytes; // bytes of JSON for a delta's inserts, envelope excluded
+export const SNAPSHOT_CHUNK_BUDGET = LIMITS.snapshotChunkBytes; // bytes of JSON for one snapshot chunk's doc
+const CHANGE_OVERHEAD = LIMITS.deltaChangeOverheadBytes; // "[1234567890,1234567890,\"\"]," and friends
 
 /** UTF-8 bytes of one UTF-16 unit once JSON-escaped (a surrogate pair costs 4 for two units). */
 function unitCost(code) {

@@ -4,13 +4,14 @@
 // Phases: "waiting" (no usable document yet, or a gap: deltas are buffered until a snapshot)
 // and "synced" (deltas apply in order). The document itself lives in the editor; this machine
 // tracks only its identity (epoch, v) and length, which is enough to validate every change.
+import { LIMITS, WATCHER } from "./contract.js";
 import { checkChanges, DeltaError } from "./delta.js";
 
-export const SYNC_MIN_INTERVAL_MS = 1100; // the server allows one sync per second per connection
-export const SYNC_RETRY_MS = 4000; // no snapshot by then: ask again...
-export const SYNC_RETRY_MAX_MS = 30000; // ...waiting twice as long each time, up to this
-export const MAX_BUFFERED = 5000; // deltas held while waiting; beyond that the snapshot covers them
-export const MAX_CHUNKS = 256; // the server refuses snapshots of more chunks
+export const SYNC_MIN_INTERVAL_MS = WATCHER.syncMinIntervalMs; // the server allows one sync per second per connection
+export const SYNC_RETRY_MS = WATCHER.syncRetryMs; // no snapshot by then: ask again...
+export const SYNC_RETRY_MAX_MS = WATCHER.syncRetryMaxMs; // ...waiting twice as long each time, up to this
+export const MAX_BUFFERED = WATCHER.maxBufferedDeltas; // deltas held while waiting; beyond that the snapshot covers them
+export const MAX_CHUNKS = LIMITS.snapshotChunks; // the server refuses snapshots of more chunks
 
 const isInt = (x) => Number.isInteger(x) && x >= 0;
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tests.e2e.pages import StreamerPage
+from harness.pages import StreamerPage
 
 WORDS = [
     "def", "return", "self", "lambda", "x", "value", "for", "in", "if", "None", "await",

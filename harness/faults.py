@@ -25,8 +25,8 @@ from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from playwright.sync_api import Page, WebSocket
 
 from codestream.routes import EVENT_HANDLER_PATH
-from tests.support.emulator import HUB, RunningEmulator, handler_config, start_emulator
-from tests.support.processes import ManagedProcess, free_port, run_process
+from harness.emulator import HUB, RunningEmulator, handler_config, start_emulator
+from harness.processes import ManagedProcess, free_port, run_process
 
 
 class SplitHost:

@@ -20,10 +20,10 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext
 
-from tests.e2e.pages import NetworkCut, StreamerPage, WatcherPage
+from harness.pages import NetworkCut, StreamerPage, WatcherPage
 
 from .edits import Editor
-from .rig import Faults, SplitHost, WireProbe
+from .faults import Faults, SplitHost, WireProbe
 
 SECONDS = float(os.environ.get("CODESTREAM_SOAK_SECONDS", "30"))
 LONG = SECONDS > 60

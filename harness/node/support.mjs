@@ -40,7 +40,7 @@ export function unique(prefix) {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
-/** The file's one tests/node/service_sdk.py process (Microsoft's Python service SDK). */
+/** The file's one harness/node/service_sdk.py process (Microsoft's Python service SDK). */
 let serviceSide;
 
 function serviceProcess() {

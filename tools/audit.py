@@ -1,4 +1,4 @@
-"""`python -m tests.security.audit`: known vulnerabilities in what ships.
+"""`python -m tools.audit`: known vulnerabilities in what ships.
 
 Runs pip-audit on requirements.txt (the Function App's runtime dependencies, resolved) and
 `npm audit --omit=dev` in static_web (the browser bundle's dependencies). Fails on any finding
@@ -21,7 +21,7 @@ from importlib import metadata
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.support.processes import REPO_ROOT
+from harness.processes import REPO_ROOT
 
 BIN = REPO_ROOT / ".venv" / "bin"
 # advisory id -> why it does not apply or cannot be fixed yet (none today)

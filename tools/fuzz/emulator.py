@@ -1,6 +1,6 @@
 """Fuzz the emulator's client endpoint and REST API while two bystanders keep talking.
 
-`python -m tests.fuzz.emulator --frames 5000` starts its own emulator (with a recording event
+`python -m tools.fuzz.emulator --frames 5000` starts its own emulator (with a recording event
 handler), then, from several concurrent attackers: connections that send malformed,
 oversized, unknown, forbidden and binary frames (each probe is followed by a ping to see what
 the emulator made of it), handshakes with bad tokens, and REST calls with bad auth, paths,
@@ -25,7 +25,7 @@ import aiohttp
 import jwt
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
-from tests.support.emulator import RecordingHandler, RunningEmulator, handler_config, start_emulator
+from harness.emulator import RecordingHandler, RunningEmulator, handler_config, start_emulator
 
 from .report import Tally, arguments
 
@@ -379,7 +379,7 @@ async def fuzz(emu: RunningEmulator, frames: int, seed: int) -> Tally:
 
 
 def main() -> int:
-    args = arguments("python -m tests.fuzz.emulator", "frames", 2000)
+    args = arguments("python -m tools.fuzz.emulator", "frames", 2000)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     with RecordingHandler() as handler, start_emulator(handler_config(handler.url)) as emu:
         tally = asyncio.run(fuzz(emu, args.frames, seed))

@@ -7,13 +7,15 @@ text, so tests compare readable strings such as `identity.outputs.clientId`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 _VENV_PYTHON = "Scripts/python.exe" if os.name == "nt" else "bin/python"
 INFRA_PYTHON = REPO_ROOT / ".venv-infra" / _VENV_PYTHON
 MAIN = "infra/main.bicep"
@@ -159,3 +161,23 @@ class Templates:
 
     def all_resources(self) -> list[tuple[Template, Resource]]:
         return [(t, r) for t in self.by_path.values() for r in t.resources.values()]
+
+
+DUMP_SCRIPT = REPO_ROOT / "tools" / "dump_infra.py"
+DUMP_TIMEOUT_S = 120
+
+
+def run_dump(*extra: Path) -> dict[str, Any]:
+    """Parse every infra file under .venv-infra's Python (pycep, PyYAML)."""
+    if not INFRA_PYTHON.exists():
+        raise RuntimeError(f"{INFRA_PYTHON} is missing: run `make infra-tools` (or `make test`)")
+    done = subprocess.run(
+        [str(INFRA_PYTHON), str(DUMP_SCRIPT), str(REPO_ROOT), *map(str, extra)],
+        capture_output=True,
+        text=True,
+        timeout=DUMP_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dump_infra.py failed:\n{done.stderr}")
+    return json.loads(done.stdout)

@@ -1,6 +1,6 @@
 """Fuzz the running dev host's `/api/negotiate` and `/api/webpubsub/events`.
 
-`python -m tests.fuzz.http --requests 5000` starts its own dev host (with its emulator), sends
+`python -m tools.fuzz.http --requests 5000` starts its own dev host (with its emulator), sends
 that many generated requests (malformed, oversized, forged, replayed, every method, binary
 garbage, and correctly signed events with hostile contents), tallies the answers, and fails
 on any 5xx, on a forged event being accepted, on a traceback in the server's log, or on the
@@ -22,7 +22,7 @@ import aiohttp
 
 from codestream import ids, signature
 from codestream.state import ConnState, Role
-from tests.support.devhost import Peer, RunningDevHost, start_devhost
+from harness.devhost import Peer, RunningDevHost, start_devhost
 
 from .report import Tally, arguments
 
@@ -374,7 +374,7 @@ def app_tracebacks(log: str) -> list[str]:
 
 
 def main() -> int:
-    args = arguments("python -m tests.fuzz.http", "requests", 2000)
+    args = arguments("python -m tools.fuzz.http", "requests", 2000)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     with start_devhost() as host:
         tally = asyncio.run(fuzz(host, args.requests, seed))

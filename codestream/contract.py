@@ -1,0 +1,130 @@
+"""The wire contract's numbers and patterns, read from `contract.json`.
+
+The same file is bundled into the browser client, so a limit changed there changes what the
+server refuses and what the client sends, together. `load_contract` takes any document of
+that shape (tests use it to prove exactly that); `CONTRACT` is the shipped one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONTRACT_FILE = Path(__file__).with_name("contract.json")
+
+
+class ContractError(ValueError):
+    """contract.json is missing a value or its values disagree."""
+
+
+@dataclass(frozen=True)
+class EventContract:
+    sender: str  # "watcher" or "streamer"
+    max_bytes: int
+    burst: float
+    per_second: float
+
+
+@dataclass(frozen=True)
+class Contract:
+    protocol_version: int
+    stream_id: re.Pattern[str]
+    epoch: re.Pattern[str]
+    lang: re.Pattern[str]
+    connection_id: re.Pattern[str]
+    streamer_prefix: str
+    watcher_prefix: str
+    send_role_prefix: str
+    negotiate_bytes: int
+    owner_key_chars: int
+    title_chars: int
+    max_version: int
+    delta_message_bytes: int
+    snapshot_chunk_bytes: int
+    snapshot_chunks: int
+    event_envelope_bytes: int
+    connection_state_chars: int
+    token_minutes: int
+    events: dict[str, EventContract]
+    raw: dict[str, Any]
+
+
+def _int(doc: dict[str, Any], section: str, name: str) -> int:
+    try:
+        value = doc[section][name]
+    except (KeyError, TypeError):
+        raise ContractError(f"{section}.{name} is missing") from None
+    if type(value) is not int or value < 0:
+        raise ContractError(f"{section}.{name} must be a non-negative integer")
+    return value
+
+
+def _str(doc: dict[str, Any], section: str, name: str) -> str:
+    value = doc.get(section, {}).get(name)
+    if not isinstance(value, str):
+        raise ContractError(f"{section}.{name} must be a string")
+    return value
+
+
+def _pattern(doc: dict[str, Any], name: str) -> re.Pattern[str]:
+    try:
+        return re.compile(_str(doc, "patterns", name))
+    except re.error as exc:
+        raise ContractError(f"patterns.{name} is not a regular expression: {exc}") from None
+
+
+def _event(doc: dict[str, Any], name: str) -> EventContract:
+    raw = doc.get("events", {}).get(name)
+    if not isinstance(raw, dict) or raw.get("sender") not in ("watcher", "streamer"):
+        raise ContractError(f"events.{name} needs a sender of watcher or streamer")
+    return EventContract(
+        sender=raw["sender"],
+        max_bytes=_int(doc["events"], name, "maxBytes"),
+        burst=float(_int(doc["events"], name, "burst")),
+        per_second=float(_int(doc["events"], name, "perSecond")),
+    )
+
+
+def load_contract(doc: dict[str, Any]) -> Contract:
+    """Check and type a contract document; raises ContractError naming what is wrong."""
+    events = {name: _event(doc, name) for name in ("sync", "snapshot", "control")}
+    contract = Contract(
+        protocol_version=_int({"contract": doc}, "contract", "protocolVersion"),
+        stream_id=_pattern(doc, "streamId"),
+        epoch=_pattern(doc, "epoch"),
+        lang=_pattern(doc, "lang"),
+        connection_id=_pattern(doc, "connectionId"),
+        streamer_prefix=_str(doc, "prefixes", "streamerUser"),
+        watcher_prefix=_str(doc, "prefixes", "watcherUser"),
+        send_role_prefix=_str(doc, "prefixes", "sendToGroupRole"),
+        negotiate_bytes=_int(doc, "limits", "negotiateBytes"),
+        owner_key_chars=_int(doc, "limits", "ownerKeyChars"),
+        title_chars=_int(doc, "limits", "titleChars"),
+        max_version=_int(doc, "limits", "maxVersion"),
+        delta_message_bytes=_int(doc, "limits", "deltaMessageBytes"),
+        snapshot_chunk_bytes=_int(doc, "limits", "snapshotChunkBytes"),
+        snapshot_chunks=_int(doc, "limits", "snapshotChunks"),
+        event_envelope_bytes=_int(doc, "limits", "eventEnvelopeBytes"),
+        connection_state_chars=_int(doc, "limits", "connectionStateChars"),
+        token_minutes=_int(doc, "tokens", "minutes"),
+        events=events,
+        raw=doc,
+    )
+    snapshot_bytes = contract.snapshot_chunk_bytes + contract.event_envelope_bytes
+    if events["snapshot"].max_bytes != snapshot_bytes:
+        raise ContractError(
+            "events.snapshot.maxBytes must be limits.snapshotChunkBytes + eventEnvelopeBytes"
+        )
+    if _int(doc, "limits", "deltaChangesBytes") >= contract.delta_message_bytes:
+        raise ContractError("limits.deltaChangesBytes must leave room below deltaMessageBytes")
+    return contract
+
+
+def read_contract(path: Path = CONTRACT_FILE) -> Contract:
+    return load_contract(json.loads(path.read_text(encoding="utf-8")))
+
+
+CONTRACT = read_contract()

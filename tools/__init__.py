@@ -1,0 +1,1 @@
+"""Command-line tools of the project (dependency audit, fuzzers, infra dump). Never deployed."""

@@ -1,0 +1,1 @@
+"""Long-running fuzz clients: `python -m tools.fuzz.http`, `python -m tools.fuzz.emulator`."""
