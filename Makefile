@@ -25,7 +25,7 @@ help:
 	@echo "make fuzz   - long fuzz runs (dev host HTTP, emulator) and property tests; figures in tests/README.md"
 	@echo "make soak   - a few minutes of random edits and injected faults; figures in bench/results-soak.md"
 	@echo "make audit  - known vulnerabilities in what ships (pip-audit, npm audit)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff (check, format), mypy (strict on codestream/, emulator/)"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,9 +72,10 @@ run: build
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: build $(NODE_HARNESS_STAMP) chromium $(INFRA_STAMP)
-	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m tools.audit
 	$(BIN)/pytest
 

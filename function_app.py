@@ -1,7 +1,8 @@
-"""CodeStream's Function App: three HTTP routes over the `codestream` package.
+"""CodeStream's Function App: the HTTP routes, each a thin call into `codestream`.
 
-Settings are read once, here, at import (= at start): a missing or bad one stops the app with
-a message naming it, rather than failing the first request.
+`create_app` is the routing table. The module-level `app` is the one the Functions host
+indexes; its settings are read here, at import (= at start), so a missing or bad one stops
+the app with a message naming it rather than failing the first request.
 """
 
 from __future__ import annotations
@@ -11,18 +12,8 @@ import os
 import azure.functions as func
 
 from codestream import routes
-from codestream.config import load_settings
-from codestream.events import EventHandler
-from codestream.http import HttpResult, json_result
-from codestream.negotiate import negotiate as negotiate_stream
-from codestream.service import ServiceHolder
-from codestream.upstream_auth import UpstreamAuth
-
-settings = load_settings(os.environ)
-services = ServiceHolder(settings)
-event_handler = EventHandler(settings, UpstreamAuth(settings), services.get)
-
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+from codestream.http import HttpResult
+from codestream.runtime import Runtime
 
 
 def _response(result: HttpResult) -> func.HttpResponse:
@@ -33,25 +24,31 @@ def _response(result: HttpResult) -> func.HttpResponse:
     )
 
 
-@app.route(route=routes.NEGOTIATE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
-    """Anonymous on purpose: anyone may start or watch a stream; resuming needs the owner key."""
-    result = await negotiate_stream(req.get_body(), settings.owner_key_secret, services.get())
-    return _response(result)
+def create_app(runtime: Runtime) -> func.FunctionApp:
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route=routes.NEGOTIATE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous on purpose: anyone may start or watch a stream; resuming needs the key."""
+        return _response(await runtime.negotiate(req.get_body()))
+
+    @app.route(
+        route=routes.EVENTS,
+        methods=["GET", "POST", "OPTIONS"],
+        auth_level=func.AuthLevel.ANONYMOUS,
+    )
+    async def webpubsub_events(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous to the Functions host; every event is authenticated by `upstream_auth`."""
+        method = req.method.upper()
+        return _response(await runtime.handle_event(method, dict(req.headers), req.get_body()))
+
+    @app.route(route=routes.HEALTH, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def health(req: func.HttpRequest) -> func.HttpResponse:
+        """For probes: answering at all means the settings loaded and the worker runs."""
+        return _response(runtime.health())
+
+    return app
 
 
-@app.route(
-    route=routes.EVENTS,
-    methods=["GET", "POST", "OPTIONS"],
-    auth_level=func.AuthLevel.ANONYMOUS,
-)
-async def webpubsub_events(req: func.HttpRequest) -> func.HttpResponse:
-    """Anonymous to the Functions host; every event is authenticated by `upstream_auth`."""
-    result = await event_handler.handle(req.method.upper(), dict(req.headers), req.get_body())
-    return _response(result)
-
-
-@app.route(route=routes.HEALTH, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-async def health(req: func.HttpRequest) -> func.HttpResponse:
-    """For probes: answering at all means the settings loaded and the worker runs."""
-    return _response(json_result(200, {"status": "ok"}, {"Cache-Control": "no-store"}))
+runtime = Runtime.from_env(os.environ)
+app = create_app(runtime)

@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
 
 from azure.core.exceptions import AzureError
 
@@ -45,6 +44,7 @@ from codestream.messages import (
     sync_request_message,
     watchers_message,
 )
+from codestream.ports import WebPubSub
 from codestream.state import ConnState, Role, decode_state
 from codestream.upstream_auth import UpstreamAuth
 
@@ -79,7 +79,7 @@ class EventHandler:
         self,
         settings: Settings,
         auth: UpstreamAuth,
-        client: Callable[[], Any],
+        client: Callable[[], WebPubSub],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings

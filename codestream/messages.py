@@ -16,7 +16,6 @@ from typing import Any
 from codestream.contract import CONTRACT, Contract
 from codestream.errors import Code, Refusal
 from codestream.http import parse_json
-from codestream.ids import is_stream_id
 from codestream.ratelimit import Limit, take
 from codestream.state import ConnState, Role
 
@@ -26,10 +25,6 @@ MAX_DOC_CHUNK_BYTES = CONTRACT.snapshot_chunk_bytes
 MAX_CHUNKS = CONTRACT.snapshot_chunks
 MAX_TITLE_CHARS = CONTRACT.title_chars
 MAX_VERSION = CONTRACT.max_version  # JavaScript's largest safe integer
-_EPOCH = CONTRACT.epoch
-_LANG = CONTRACT.lang
-_CONNECTION_ID = CONTRACT.connection_id
-_OWNER_KEY_MAX = CONTRACT.owner_key_chars
 
 
 # ---------------------------------------------------------------- negotiate
@@ -84,30 +79,30 @@ def _unknown_keys(value: dict[str, Any], allowed: set[str]) -> Refusal | None:
     return None
 
 
-def _stream_id(value: dict[str, Any]) -> str | Refusal:
+def _stream_id(value: dict[str, Any], c: Contract = CONTRACT) -> str | Refusal:
     stream_id = value.get("streamId")
     if stream_id is None:
         return Refusal(Code.BAD_SCHEMA, "streamId is required")
-    if not isinstance(stream_id, str) or not is_stream_id(stream_id):
+    if not isinstance(stream_id, str) or not c.stream_id.fullmatch(stream_id):
         return Refusal(Code.BAD_STREAM_ID, "streamId must be 12-32 characters of [A-Za-z0-9_-]")
     return stream_id
 
 
-def parse_negotiate(body: bytes) -> NegotiateRequest | Refusal:
-    value = _json_object(body or b"{}", MAX_NEGOTIATE_BYTES)
+def parse_negotiate(body: bytes, c: Contract = CONTRACT) -> NegotiateRequest | Refusal:
+    value = _json_object(body or b"{}", c.negotiate_bytes)
     if isinstance(value, Refusal):
         return value
     if refusal := _unknown_keys(value, {"streamId", "ownerKey"}):
         return refusal
     if not value:
         return NewStream()
-    stream_id = _stream_id(value)
+    stream_id = _stream_id(value, c)
     if isinstance(stream_id, Refusal):
         return stream_id
     if "ownerKey" not in value:
         return WatchStream(stream_id)
     key = value["ownerKey"]
-    if not isinstance(key, str) or not key or len(key) > _OWNER_KEY_MAX:
+    if not isinstance(key, str) or not key or len(key) > c.owner_key_chars:
         return Refusal(Code.BAD_SCHEMA, "ownerKey must be a non-empty string")
     return ResumeStream(stream_id, key)
 
@@ -150,31 +145,31 @@ class Control:
 UserEvent = Sync | Snapshot | Control
 
 
-def _version(value: Any, name: str) -> int | Refusal:
-    if type(value) is not int or not 0 <= value <= MAX_VERSION:
+def _version(value: Any, name: str, c: Contract) -> int | Refusal:
+    if type(value) is not int or not 0 <= value <= c.max_version:
         return Refusal(Code.BAD_SCHEMA, f"{name} must be an integer from 0 to 2^53-1")
     return value
 
 
-def _epoch(value: Any, name: str = "epoch") -> str | Refusal:
-    if not isinstance(value, str) or not _EPOCH.fullmatch(value):
+def _epoch(value: Any, name: str, c: Contract) -> str | Refusal:
+    if not isinstance(value, str) or not c.epoch.fullmatch(value):
         return Refusal(Code.BAD_SCHEMA, f"{name} must be 1-64 characters of [A-Za-z0-9_-]")
     return value
 
 
-def _lang_title(value: dict[str, Any]) -> tuple[str | None, str | None] | Refusal:
+def _lang_title(value: dict[str, Any], c: Contract) -> tuple[str | None, str | None] | Refusal:
     lang, title = value.get("lang"), value.get("title")
-    if lang is not None and (not isinstance(lang, str) or not _LANG.fullmatch(lang)):
+    if lang is not None and (not isinstance(lang, str) or not c.lang.fullmatch(lang)):
         return Refusal(Code.BAD_SCHEMA, "lang must be up to 40 characters of [A-Za-z0-9+#._-]")
     if title is not None:
         if not isinstance(title, str):
             return Refusal(Code.BAD_SCHEMA, "title must be a string")
-        if len(title) > MAX_TITLE_CHARS:
-            return Refusal(Code.TOO_LARGE, f"title is over {MAX_TITLE_CHARS} characters")
+        if len(title) > c.title_chars:
+            return Refusal(Code.TOO_LARGE, f"title is over {c.title_chars} characters")
     return lang, title
 
 
-def parse_sync(value: dict[str, Any], stream_id: str) -> Sync | Refusal:
+def parse_sync(value: dict[str, Any], stream_id: str, c: Contract) -> Sync | Refusal:
     if refusal := _unknown_keys(value, {"streamId", "have"}):
         return refusal
     if "have" not in value:
@@ -184,8 +179,8 @@ def parse_sync(value: dict[str, Any], stream_id: str) -> Sync | Refusal:
         return Sync(stream_id, None)
     if not isinstance(have, dict) or set(have) != {"epoch", "v"}:
         return Refusal(Code.BAD_SCHEMA, "have must be null or exactly {epoch, v}")
-    epoch = _epoch(have["epoch"], "have.epoch")
-    v = _version(have["v"], "have.v")
+    epoch = _epoch(have["epoch"], "have.epoch", c)
+    v = _version(have["v"], "have.v", c)
     if isinstance(epoch, Refusal):
         return epoch
     if isinstance(v, Refusal):
@@ -193,7 +188,7 @@ def parse_sync(value: dict[str, Any], stream_id: str) -> Sync | Refusal:
     return Sync(stream_id, Have(epoch, v))
 
 
-def parse_snapshot(value: dict[str, Any], stream_id: str) -> Snapshot | Refusal:
+def parse_snapshot(value: dict[str, Any], stream_id: str, c: Contract) -> Snapshot | Refusal:
     allowed = {"streamId", "to", "epoch", "v", "doc", "chunk", "lang", "title"}
     if refusal := _unknown_keys(value, allowed):
         return refusal
@@ -201,41 +196,43 @@ def parse_snapshot(value: dict[str, Any], stream_id: str) -> Snapshot | Refusal:
     if missing:
         return Refusal(Code.BAD_SCHEMA, f"missing field(s): {', '.join(missing)}")
     to = value["to"]
-    if not isinstance(to, str) or not _CONNECTION_ID.fullmatch(to):
+    if not isinstance(to, str) or not c.connection_id.fullmatch(to):
         return Refusal(Code.BAD_SCHEMA, "to must be a connection id")
-    epoch = _epoch(value["epoch"])
+    epoch = _epoch(value["epoch"], "epoch", c)
     if isinstance(epoch, Refusal):
         return epoch
-    v = _version(value["v"], "v")
+    v = _version(value["v"], "v", c)
     if isinstance(v, Refusal):
         return v
     doc = value["doc"]
     if not isinstance(doc, str):
         return Refusal(Code.BAD_SCHEMA, "doc must be a string")
-    if json_string_bytes(doc) > MAX_DOC_CHUNK_BYTES:
-        return Refusal(Code.TOO_LARGE, f"doc chunk is over {MAX_DOC_CHUNK_BYTES} bytes of JSON")
+    if json_string_bytes(doc) > c.snapshot_chunk_bytes:
+        limit = c.snapshot_chunk_bytes
+        return Refusal(Code.TOO_LARGE, f"doc chunk is over {limit} bytes of JSON")
     chunk = value["chunk"]
     if (
         not isinstance(chunk, list)
         or len(chunk) != 2
         or any(type(c) is not int for c in chunk)
-        or not 0 <= chunk[0] < chunk[1] <= MAX_CHUNKS
+        or not 0 <= chunk[0] < chunk[1] <= c.snapshot_chunks
     ):
-        return Refusal(Code.BAD_SCHEMA, f"chunk must be [i, n] with 0 <= i < n <= {MAX_CHUNKS}")
-    lang_title = _lang_title(value)
+        msg = f"chunk must be [i, n] with 0 <= i < n <= {c.snapshot_chunks}"
+        return Refusal(Code.BAD_SCHEMA, msg)
+    lang_title = _lang_title(value, c)
     if isinstance(lang_title, Refusal):
         return lang_title
     return Snapshot(stream_id, to, epoch, v, doc, (chunk[0], chunk[1]), *lang_title)
 
 
-def parse_control(value: dict[str, Any], stream_id: str) -> Control | Refusal:
+def parse_control(value: dict[str, Any], stream_id: str, c: Contract) -> Control | Refusal:
     if refusal := _unknown_keys(value, {"streamId", "lang", "title", "ended"}):
         return refusal
     if not {"lang", "title", "ended"} & set(value):
         return Refusal(Code.BAD_SCHEMA, "control needs at least one of lang, title, ended")
     if "ended" in value and value["ended"] is not True:
         return Refusal(Code.BAD_SCHEMA, "ended can only be true")
-    lang_title = _lang_title(value)
+    lang_title = _lang_title(value, c)
     if isinstance(lang_title, Refusal):
         return lang_title
     return Control(stream_id, *lang_title, ended="ended" in value)
@@ -246,10 +243,10 @@ class EventRule:
     role: Role
     max_bytes: int
     limit: Limit
-    parse: Callable[[dict[str, Any], str], UserEvent | Refusal]
+    parse: Callable[[dict[str, Any], str, Contract], UserEvent | Refusal]
 
 
-_PARSERS: dict[str, Callable[[dict[str, Any], str], UserEvent | Refusal]] = {
+_PARSERS: dict[str, Callable[[dict[str, Any], str, Contract], UserEvent | Refusal]] = {
     # watcher asks for the document: on join and after a gap
     "sync": parse_sync,
     # streamer answers sync-requests; one event per chunk, many watchers may join at once
@@ -287,13 +284,19 @@ class Refused:
 
 
 def check_user_event(
-    name: str, body: bytes, is_json: bool, state: ConnState | None, now: float
+    name: str,
+    body: bytes,
+    is_json: bool,
+    state: ConnState | None,
+    now: float,
+    contract: Contract = CONTRACT,
 ) -> Checked | Refused:
     """Every rule, in order: known event, accepted connection, role, size, rate, JSON, schema,
     stream. Rate is charged before parsing so that a flood of junk is throttled too."""
-    rule = EVENT_RULES.get(name)
+    rules = EVENT_RULES if contract is CONTRACT else event_rules(contract)
+    rule = rules.get(name)
     if rule is None:
-        known = ", ".join(sorted(EVENT_RULES))
+        known = ", ".join(sorted(rules))
         return Refused(Refusal(Code.UNKNOWN_EVENT, f"unknown event {name!r}; known: {known}"), None)
     if state is None:
         return Refused(Refusal(Code.NO_STATE, "connection has no accepted role"), None)
@@ -313,13 +316,13 @@ def check_user_event(
     value = _json_object(body, rule.max_bytes)
     if isinstance(value, Refusal):
         return Refused(value, state)
-    stream_id = _stream_id(value)
+    stream_id = _stream_id(value, contract)
     if isinstance(stream_id, Refusal):
         return Refused(stream_id, state)
     if stream_id != state.stream_id:
         msg = "streamId is not the stream this connection belongs to"
         return Refused(Refusal(Code.OTHER_STREAM, msg), state)
-    event = rule.parse(value, stream_id)
+    event = rule.parse(value, stream_id, contract)
     if isinstance(event, Refusal):
         return Refused(event, state)
     return Checked(event, state)

@@ -17,6 +17,7 @@ from codestream.contract import CONTRACT
 from codestream.errors import Code, Refusal
 from codestream.http import HttpResult, error_result, json_result
 from codestream.messages import NewStream, ResumeStream, WatchStream, parse_negotiate
+from codestream.ports import WebPubSub
 from codestream.state import Role
 
 TOKEN_MINUTES = CONTRACT.token_minutes  # clients negotiate again on every (re)connect
@@ -65,7 +66,7 @@ def plan(body: bytes, secret: str) -> Grant | Refusal:
             return Grant(stream_id, Role.WATCHER, ids.new_watcher_user(), (), (stream_id,))
 
 
-async def negotiate(body: bytes, secret: str, client: Any) -> HttpResult:
+async def negotiate(body: bytes, secret: str, client: WebPubSub) -> HttpResult:
     grant = plan(body, secret)
     if isinstance(grant, Refusal):
         return error_result(grant, NO_STORE)

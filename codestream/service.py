@@ -9,17 +9,17 @@ client is kept per loop and reused across invocations.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 from codestream.config import Settings
+from codestream.ports import WebPubSub
 
 # the REST api-version that has "list connections in group" (used for the watcher count)
 API_VERSION = "2024-12-01"
 
 
-def create_client(settings: Settings) -> WebPubSubServiceClient:
+def create_client(settings: Settings) -> WebPubSub:
     if settings.connection_string:
         return WebPubSubServiceClient.from_connection_string(
             settings.connection_string, hub=settings.hub, api_version=API_VERSION
@@ -39,9 +39,9 @@ class ServiceHolder:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._clients: dict[int, Any] = {}
+        self._clients: dict[int, WebPubSub] = {}
 
-    def get(self) -> WebPubSubServiceClient:
+    def get(self) -> WebPubSub:
         key = id(asyncio.get_running_loop())
         client = self._clients.get(key)
         if client is None:

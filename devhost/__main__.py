@@ -90,7 +90,7 @@ async def serve(args: argparse.Namespace) -> None:
     # imported only now: function_app reads its settings at import, as in Azure
     sys.path.insert(0, str(REPO_ROOT))
     function_app = importlib.import_module("function_app")
-    service_endpoint = function_app.settings.endpoint
+    service_endpoint = function_app.runtime.settings.endpoint
 
     counts = Invocations()
     web_app = web.Application(client_max_size=MAX_BODY)
@@ -121,7 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
         print("devhost: stopping", flush=True)
     finally:
         await runner.cleanup()
-        await function_app.services.close()
+        await function_app.runtime.close()
         if emulator is not None:
             await emulator.stop()
 

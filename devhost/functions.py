@@ -18,6 +18,7 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from azure.functions.decorators.http import HttpTrigger
 
 log = logging.getLogger("devhost.functions")
 _PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?\??\}")
@@ -56,7 +57,7 @@ def http_functions(app: func.FunctionApp, route_prefix: str) -> list[HttpFunctio
     found = []
     for function in app.get_functions():
         trigger = function.get_trigger()
-        if trigger is None or trigger.get_binding_name() != "httpTrigger":
+        if not isinstance(trigger, HttpTrigger):
             continue
         name = function.get_function_name() or "function"
         methods = tuple(str(getattr(m, "value", m)).upper() for m in (trigger.methods or ()))

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from codestream import config
 
@@ -35,10 +36,10 @@ def ensure_owner_key_secret(path: Path, values: dict[str, str]) -> str:
     if existing:
         return existing
     secret = secrets.token_urlsafe(48)
-    data: dict[str, object] = {"IsEncrypted": False, "Values": {}}
+    data: dict[str, Any] = {"IsEncrypted": False, "Values": {}}
     if path.exists():
         data = json.loads(path.read_text())
-    data.setdefault("Values", {})[config.OWNER_KEY_SECRET] = secret  # type: ignore[union-attr]
+    data.setdefault("Values", {})[config.OWNER_KEY_SECRET] = secret
     path.write_text(json.dumps(data, indent=2) + "\n")
     path.chmod(0o600)
     print(f"devhost: generated {config.OWNER_KEY_SECRET} into {path}", flush=True)

@@ -10,6 +10,7 @@ import pytest
 
 from codestream import routes
 from codestream.config import ConfigError
+from codestream.runtime import Runtime
 
 GOOD_ENV = {
     "WebPubSubConnectionString": "Endpoint=http://127.0.0.1:8081;AccessKey=k;Version=1.0;",
@@ -26,14 +27,18 @@ def fresh_import(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Module
     return importlib.import_module("function_app")
 
 
-def test_routes_methods_and_auth_levels(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = fresh_import(monkeypatch, GOOD_ENV)
+def route_table(app: object) -> dict[str, tuple[list[str], str]]:
     found = {}
-    for function in module.app.get_functions():
+    for function in app.get_functions():  # type: ignore[attr-defined]
         trigger = function.get_trigger()
         methods = sorted(str(getattr(m, "value", m)) for m in trigger.methods)
         found[trigger.route] = (methods, str(getattr(trigger.auth_level, "value", "")).lower())
-    assert found == {
+    return found
+
+
+def test_routes_methods_and_auth_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = fresh_import(monkeypatch, GOOD_ENV)
+    assert route_table(module.app) == {
         routes.NEGOTIATE: (["POST"], "anonymous"),
         routes.EVENTS: (["GET", "OPTIONS", "POST"], "anonymous"),
         routes.HEALTH: (["GET"], "anonymous"),
@@ -44,3 +49,13 @@ def test_routes_methods_and_auth_levels(monkeypatch: pytest.MonkeyPatch) -> None
 def test_import_fails_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="OwnerKeySecret"):
         fresh_import(monkeypatch, {**GOOD_ENV, "OwnerKeySecret": "short"})
+
+
+def test_the_factory_builds_independent_apps_from_any_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = fresh_import(monkeypatch, GOOD_ENV)
+    other = Runtime.from_env({**GOOD_ENV, "WebPubSubHub": "another"})
+    app = module.create_app(other)
+    assert route_table(app) == route_table(module.app)
+    assert (other.settings.hub, module.runtime.settings.hub) == ("another", "codestream")

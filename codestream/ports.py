@@ -1,0 +1,51 @@
+"""The calls the Function App makes on Web PubSub, as a typed port.
+
+`azure.messaging.webpubsubservice.aio.WebPubSubServiceClient` satisfies it (mypy checks that
+in `service.create_client`); handlers depend on this narrower shape only, so what the app
+asks of the service is listed in one place and tests can see every call. The SDK's methods
+are typed as returning awaitables (its tracing decorator), hence `Awaitable` rather than
+`async def` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any, Protocol
+
+
+class GroupMember(Protocol):
+    @property
+    def connection_id(self) -> str: ...
+
+
+class MemberPages(Protocol):
+    def __aiter__(self) -> AsyncIterator[GroupMember]: ...
+
+
+class WebPubSub(Protocol):
+    def get_client_access_token(
+        self,
+        *,
+        user_id: str | None = None,
+        roles: list[str] | None = None,
+        minutes_to_expire: int | None = 60,
+        groups: list[str] | None = None,
+    ) -> Awaitable[Mapping[str, Any]]: ...
+
+    def send_to_group(self, group: str, message: Any, *, content_type: str) -> Awaitable[None]: ...
+
+    def send_to_user(self, user_id: str, message: Any, *, content_type: str) -> Awaitable[None]: ...
+
+    def send_to_connection(
+        self, connection_id: str, message: Any, *, content_type: str
+    ) -> Awaitable[None]: ...
+
+    def user_exists(self, user_id: str) -> Awaitable[bool]: ...
+
+    def close_user_connections(
+        self, user_id: str, *, excluded: list[str] | None = None, reason: str | None = None
+    ) -> Awaitable[None]: ...
+
+    def list_connections(self, *, group: str) -> MemberPages: ...
+
+    def close(self) -> Awaitable[None]: ...

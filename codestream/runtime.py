@@ -1,0 +1,53 @@
+"""What the routes run on, built once from the settings: the service client, the event
+handler, the upstream check.
+
+A factory rather than import-time globals, so the dev host and the tests can build as many
+independent apps as they like from any settings mapping; `function_app.py` builds the one
+Azure runs, from the process environment, at import (= at start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from codestream.config import Settings, load_settings
+from codestream.events import EventHandler
+from codestream.http import HttpResult, json_result
+from codestream.negotiate import negotiate
+from codestream.service import ServiceHolder
+from codestream.upstream_auth import UpstreamAuth
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    services: ServiceHolder
+    events: EventHandler
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        services = ServiceHolder(settings)
+        return cls(settings, services, EventHandler(settings, UpstreamAuth(settings), services.get))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Runtime:
+        """Raises ConfigError naming the first bad setting."""
+        return cls.from_settings(load_settings(env))
+
+    async def negotiate(self, body: bytes) -> HttpResult:
+        return await negotiate(body, self.settings.owner_key_secret, self.services.get())
+
+    async def handle_event(
+        self, method: str, headers: Mapping[str, str], body: bytes
+    ) -> HttpResult:
+        return await self.events.handle(method, headers, body)
+
+    @staticmethod
+    def health() -> HttpResult:
+        return json_result(200, {"status": "ok"}, NO_STORE)
+
+    async def close(self) -> None:
+        await self.services.close()

@@ -1,0 +1,57 @@
+// The client's half of the conformance vectors (tests/vectors/); the server's half is
+// tests/unit/test_conformance.py. Same files, so both sides agree on deltas, sizes and events.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LIMITS } from "../src/core/contract.js";
+import { applyChanges, DeltaError } from "../src/core/delta.js";
+import { chunkString, jsonStringBytes, splitChanges } from "../src/core/split.js";
+import { WatcherState } from "../src/core/watcher-state.js";
+import { loadVectors } from "./vectors.js";
+
+const deltas = loadVectors("deltas");
+const split = loadVectors("split");
+const events = loadVectors("user-events");
+
+for (const c of deltas.cases) {
+  test(`delta: ${c.name}`, () => {
+    if (c.error) assert.throws(() => applyChanges(c.doc, c.changes), DeltaError);
+    else assert.equal(applyChanges(c.doc, c.changes), c.result);
+  });
+}
+
+test("split: the vectors' overhead is the contract's", () => {
+  assert.equal(split.overhead, LIMITS.deltaChangeOverheadBytes);
+});
+
+for (const c of split.jsonStringBytes) {
+  test(`jsonStringBytes ${JSON.stringify(c.text)}`, () => assert.equal(jsonStringBytes(c.text), c.bytes));
+}
+
+for (const c of split.splitChanges) {
+  test(`splitChanges: ${c.name}`, () => assert.deepEqual(splitChanges(c.changes, c.budget), c.pieces));
+}
+
+for (const c of split.chunkString) {
+  test(`chunkString ${JSON.stringify(c.text)} / ${c.budget}`, () => assert.deepEqual(chunkString(c.text, c.budget), c.chunks));
+}
+
+const accepted = (name) => {
+  const found = events.cases.find((c) => c.name === name);
+  assert.ok(found?.accepted, `no accepted vector named ${name}`);
+  return found.data;
+};
+
+test("events: a joining watcher's sync is the accepted vector", () => {
+  const w = new WatcherState(events.stream);
+  const [action] = w.connected(0);
+  assert.deepEqual(action, { type: "sync", data: accepted("join: sync with no document") });
+});
+
+test("events: a watcher that finds a gap syncs with what it has", () => {
+  const w = new WatcherState(events.stream);
+  w.connected(0);
+  w.receive(10, { type: "snapshot", epoch: "k3J9", v: 42, doc: "x", chunk: [0, 1] });
+  const actions = w.receive(5000, { type: "delta", epoch: "k3J9", v: 44, changes: [] });
+  const sync = actions.find((a) => a.type === "sync");
+  assert.deepEqual(sync?.data, accepted("gap: sync with what the watcher has"));
+});
