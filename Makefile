@@ -13,6 +13,7 @@ CHROMIUM ?= /usr/bin/chromium
 PY_STAMP := $(VENV)/.installed
 WEB_STAMP := static_web/node_modules/.installed
 NODE_HARNESS_STAMP := harness/node/node_modules/.installed
+DEVHOST_STAMP := devhost/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
 WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.json
 
@@ -47,6 +48,11 @@ $(WEB_STAMP): static_web/package.json static_web/package-lock.json
 	cd static_web && npm ci --no-audit --no-fund
 	touch $@
 
+# Azurite (Microsoft's storage emulator), started by the dev host and the tests.
+$(DEVHOST_STAMP): devhost/package.json devhost/package-lock.json
+	cd devhost && npm ci --no-audit --no-fund
+	touch $@
+
 $(NODE_HARNESS_STAMP): harness/node/package.json harness/node/package-lock.json
 	cd harness/node && npm ci --no-audit --no-fund
 	touch $@
@@ -62,7 +68,7 @@ chromium:
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian) once." >&2; exit 1; fi; \
 	fi
 
-setup: $(PY_STAMP) $(WEB_STAMP)
+setup: $(PY_STAMP) $(WEB_STAMP) $(DEVHOST_STAMP)
 
 build: setup $(DIST_STAMP)
 
@@ -94,7 +100,7 @@ bench: build chromium
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist harness/node/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist harness/node/node_modules devhost/node_modules .pytest_cache .ruff_cache
 
 # The long soak (a few minutes; `make test` runs a 30 s form): random edits and injected faults,
 # figures appended to bench/results-soak.md. SOAK_SECONDS=600 / CODESTREAM_SOAK_SEED=n to vary.

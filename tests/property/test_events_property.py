@@ -32,6 +32,7 @@ from codestream.messages import (
 from codestream.ratelimit import Bucket, Limit, take
 from codestream.state import ConnState, Role, decode_state
 from codestream.upstream_auth import UpstreamAuth
+from harness.azurite import NO_STORAGE
 from harness.strategies import (
     connection_ids,
     deep_json,
@@ -51,6 +52,7 @@ SETTINGS = load_settings(
     {
         "WebPubSubConnectionString": f"Endpoint=http://127.0.0.1:8081;AccessKey={KEY};Version=1.0;",
         "OwnerKeySecret": "s" * 32,
+        **NO_STORAGE,
     }
 )
 STREAMER = ConnState(Role.STREAMER, SID)

@@ -16,6 +16,7 @@ from codestream.errors import Code, Refusal
 from codestream.events import EventHandler, decide_connect
 from codestream.state import ConnState, Role, decode_state
 from codestream.upstream_auth import UpstreamAuth
+from harness.azurite import NO_STORAGE
 
 SID = "stream-abc-123"
 KEY = "test-access-key"
@@ -23,6 +24,7 @@ SETTINGS = load_settings(
     {
         "WebPubSubConnectionString": f"Endpoint=http://127.0.0.1:8081;AccessKey={KEY};Version=1.0;",
         "OwnerKeySecret": "s" * 32,
+        **NO_STORAGE,
     }
 )
 SEND = f"webpubsub.sendToGroup.{SID}"
