@@ -20,11 +20,9 @@ class Answer:
     body: bytes  # as sent: compressed if Content-Encoding says so
 
     def json(self) -> Any:
-        data = (
-            gzip.decompress(self.body)
-            if self.headers.get("Content-Encoding") == "gzip"
-            else self.body
-        )
+        # a session that decompresses keeps the header, not the gzip bytes
+        zipped = self.headers.get("Content-Encoding") == "gzip" and self.body[:2] == b"\x1f\x8b"
+        data = gzip.decompress(self.body) if zipped else self.body
         return json.loads(data) if data else None
 
     @property
