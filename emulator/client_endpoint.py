@@ -163,7 +163,9 @@ async def _recover(request: web.Request, runtime: Runtime, hub_name: str) -> web
         # 1008 tells the client the connection is gone: start a new one instead
         await ws.close(code=CLOSE_POLICY, message=b"connection cannot be recovered")
         return ws
+    if not session.attach(ws, request.transport):
+        await ws.close(code=CLOSE_POLICY, message=b"connection cannot be recovered")
+        return ws
     log.info("connection %s recovered", connection_id)
-    session.attach(ws, request.transport)
     await session.run(ws)
     return ws

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,9 @@ class Runtime:
         """`WebHook-Request-Origin`: the endpoint's URL host (with port, as it is not 443)."""
         return f"{self.config.public_host}:{self.config.port}"
 
-    def spawn(self, coro: object) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """A fire-and-forget task that is kept alive and cancelled at shutdown."""
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

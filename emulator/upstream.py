@@ -18,8 +18,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDict
 
-from codestream.signature import signature_header
-
+from .ce_signature import ce_signature
 from .subprotocol import Payload
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ def build_request(
         # ignores requests without it
         "ce-awpsversion": AWPS_VERSION,
     }
-    signature = signature_header(ctx.connection_id, access_keys)
+    signature = ce_signature(ctx.connection_id, access_keys)
     if signature:
         headers["ce-signature"] = signature
     if ctx.user_id:
