@@ -104,9 +104,7 @@ async def client_endpoint(request: web.Request) -> web.StreamResponse:
             access_keys=runtime.access_keys,
         )
         try:
-            resp = await runtime.upstream.send(
-                connect.url(hub.name, "connect"), event, runtime.origin
-            )
+            resp = await runtime.upstream.send(connect, hub.name, "connect", event, runtime.origin)
             result = read_connect_response(resp)
         except EventRejected as exc:
             log.info("connect refused for %s: %s", connection_id, exc)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import EmulatorConfig
+from .entra import RestTokenVerifier
 from .hub import Registry
 from .upstream import Upstream
 
@@ -17,13 +18,16 @@ class Runtime:
     config: EmulatorConfig
     registry: Registry = field(default_factory=Registry)
     upstream: Upstream | None = None
+    # Entra mode: checks REST bearer tokens against the configured authority
+    rest_verifier: RestTokenVerifier | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # live sessions (emulator.session.Session), closed at shutdown so exit is prompt
     sessions: set[Any] = field(default_factory=set)
 
     @property
     def access_keys(self) -> tuple[str, ...]:
-        return (self.config.access_key,)
+        """The keys that sign `ce-signature`: none with local auth disabled."""
+        return () if self.config.disable_local_auth else (self.config.access_key,)
 
     @property
     def origin(self) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from .config import HubSettings
+from .config import EventHandler, HubSettings
 from .hub import JOIN_LEAVE_GROUP, SEND_TO_GROUP, Connection, Hub
 from .lifecycle import (
     CLOSE_NORMAL,
@@ -372,7 +372,7 @@ class Session:
             self._queue_user_event("message", Payload(DataType.TEXT, text.encode()), None)
             return
         try:
-            command = parse_frame(text, reliable=self.reliable is not None)
+            command = parse_frame(text)
         except ProtocolError as exc:
             # "Service declines the client if the message does not match the described format"
             log.info("connection %s sent a bad frame: %s", self.id, exc)
@@ -443,11 +443,10 @@ class Session:
         handler = self.settings.handler_for(name, system=True)
         if handler is None:
             return
-        url = handler.url(self.hub.name, name)
         # built when sent, so it carries the state as of the events before it
-        self._jobs.put_nowait(lambda: self._send_system(url, name, body))
+        self._jobs.put_nowait(lambda: self._send_system(handler, name, body))
 
-    async def _send_system(self, url: str, name: str, body: bytes) -> None:
+    async def _send_system(self, handler: EventHandler, name: str, body: bytes) -> None:
         upstream = self.runtime.upstream
         assert upstream is not None  # noqa: S101 (started with the app)
         request = build_request(
@@ -459,7 +458,7 @@ class Session:
             access_keys=self.runtime.access_keys,
         )
         try:
-            resp = await upstream.send(url, request, self.runtime.origin)
+            resp = await upstream.send(handler, self.hub.name, name, request, self.runtime.origin)
         except EventRejected as exc:
             log.warning("%s event of %s: %s", name, self.id, exc)
             return
@@ -494,9 +493,7 @@ class Session:
             access_keys=self.runtime.access_keys,
         )
         try:
-            resp = await upstream.send(
-                handler.url(self.hub.name, name), request, self.runtime.origin
-            )
+            resp = await upstream.send(handler, self.hub.name, name, request, self.runtime.origin)
             result = read_user_event_response(resp)
         except EventRejected as exc:
             log.warning("event %r of %s: %s", name, self.id, exc)

@@ -104,7 +104,7 @@ COMMANDS = (JoinGroup, LeaveGroup, SendToGroup, SendEvent, SequenceAck, Ping)
 
 def _check_frame(text: str, reliable: bool) -> None:
     try:
-        command = parse_frame(text, reliable=reliable)
+        command = parse_frame(text)
     except ProtocolError as exc:
         command = exc
     if isinstance(command, ProtocolError):
