@@ -1,7 +1,7 @@
 """A local TLS test CA and a local OpenID authority (harness/node/authority.mjs), for running
 the app in its Azure auth configuration on this machine.
 
-`test_ca()` makes a CA with trustme and a certificate for 127.0.0.1 signed by it;
+`local_ca()` makes a CA with trustme and a certificate for 127.0.0.1 signed by it;
 `start_authority(...)` runs Microsoft-Entra-shaped oidc-provider with that certificate.
 Processes that must trust the CA get `SSL_CERT_FILE` / `REQUESTS_CA_BUNDLE` pointing at it.
 """
@@ -30,7 +30,7 @@ READY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
-class TestCA:
+class LocalCA:
     ca_file: Path  # PEM of the CA: what clients trust
     cert_file: Path  # server chain for 127.0.0.1
     key_file: Path
@@ -41,7 +41,7 @@ class TestCA:
 
 
 @contextlib.contextmanager
-def test_ca() -> Iterator[TestCA]:
+def local_ca() -> Iterator[LocalCA]:
     ca = trustme.CA()
     server = ca.issue_cert("127.0.0.1", "localhost")
     with tempfile.TemporaryDirectory(prefix="codestream-tls-") as tmp:
@@ -50,7 +50,7 @@ def test_ca() -> Iterator[TestCA]:
         ca.cert_pem.write_to_path(str(ca_file))
         server.private_key_pem.write_to_path(str(key_file))
         cert_file.write_bytes(b"".join(blob.bytes() for blob in server.cert_chain_pems))
-        yield TestCA(ca_file, cert_file, key_file)
+        yield LocalCA(ca_file, cert_file, key_file)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class RunningAuthority:
 
 @contextlib.contextmanager
 def start_authority(
-    ca: TestCA, tenant_id: str, principals: Sequence[Principal], resources: Sequence[str]
+    ca: LocalCA, tenant_id: str, principals: Sequence[Principal], resources: Sequence[str]
 ) -> Iterator[RunningAuthority]:
     config = {
         "tenant": tenant_id,
