@@ -217,9 +217,8 @@ def test_rest_takes_only_the_apps_entra_tokens(azure: AzureLike) -> None:
     with pytest.raises(HttpResponseError) as err:
         keyed.send_to_all({"n": 1})
     assert err.value.status_code == 401
-    assert err.value.response.json()["error"]["message"] == (
-        "local auth is disabled: use Entra ID"
-    )
+    message = err.value.response.json()["error"]["message"]
+    assert message == "local auth is disabled: use Entra ID"
 
 
 def _connect_event(connection_id: str, origin: str) -> dict[str, str]:
