@@ -162,19 +162,24 @@ class Peer:
         self.messages.append((kind, data))
         self._changed.set()
 
-    def received(self, **match: Any) -> list[Any]:
-        """Data of every message whose fields equal `match` (e.g. type="status")."""
+    def received(self, via: str | None = None, **match: Any) -> list[Any]:
+        """Data of every message whose fields equal `match` (e.g. type="status"); `via`
+        ("server" or "group") keeps only what came as that kind of message."""
         return [
             d
-            for _k, d in self.messages
-            if isinstance(d, dict) and all(d.get(k) == v for k, v in match.items())
+            for k, d in self.messages
+            if via in (None, k)
+            and isinstance(d, dict)
+            and all(d.get(f) == v for f, v in match.items())
         ]
 
-    async def wait_for(self, wait: float = 10.0, nth: int = 1, **match: Any) -> Any:
+    async def wait_for(
+        self, wait: float = 10.0, nth: int = 1, via: str | None = None, **match: Any
+    ) -> Any:
         """The `nth` message whose fields equal `match`; TimeoutError if it does not come."""
 
         async def arrived() -> Any:
-            while len(found := self.received(**match)) < nth:
+            while len(found := self.received(via, **match)) < nth:
                 self._changed.clear()
                 await self._changed.wait()
             return found[nth - 1]

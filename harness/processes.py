@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,12 @@ class ManagedProcess:
         return self.process.returncode
 
 
-def wait_http_ok(url: str, proc: ManagedProcess | None = None, timeout: float = 30.0) -> None:
+def wait_http_ok(
+    url: str,
+    proc: ManagedProcess | None = None,
+    timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
@@ -60,7 +66,7 @@ def wait_http_ok(url: str, proc: ManagedProcess | None = None, timeout: float = 
                 + proc.output()
             )
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
@@ -76,6 +82,7 @@ def run_process(
     health_url: str,
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
 ) -> Iterator[ManagedProcess]:
     """Run `python args...` from the repo root until the block ends."""
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the child's lifetime)
@@ -91,7 +98,7 @@ def run_process(
     )
     managed = ManagedProcess(proc, Path(log.name))
     try:
-        wait_http_ok(health_url, managed, timeout)
+        wait_http_ok(health_url, managed, timeout, context)
         yield managed
     finally:
         managed.stop()
