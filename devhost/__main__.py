@@ -55,6 +55,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="access key for the built-in emulator (default: random each run)",
     )
     parser.add_argument(
+        "--emulator-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to the built-in emulator (repeatable): --emulator-arg=--recovery-window=10",
+    )
+    parser.add_argument(
         "--settings",
         type=Path,
         default=REPO_ROOT / "local.settings.json",
@@ -84,7 +91,9 @@ async def serve(args: argparse.Namespace) -> None:
         handler_url = f"http://127.0.0.1:{args.port}{routes.EVENT_HANDLER_PATH}"
         key = args.emulator_access_key or secrets.token_hex(32)
         hub = settings.hub_name(args.settings)
-        emulator = EmulatorProcess("127.0.0.1", args.emulator_port, key, hub, handler_url)
+        emulator = EmulatorProcess(
+            "127.0.0.1", args.emulator_port, key, hub, handler_url, tuple(args.emulator_arg)
+        )
     settings.apply(args.settings, emulator.connection_string if emulator else None)
 
     # imported only now: function_app reads its settings at import, as in Azure

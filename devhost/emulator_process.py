@@ -21,8 +21,17 @@ READY_TIMEOUT = 30.0
 
 
 class EmulatorProcess:
-    def __init__(self, host: str, port: int, access_key: str, hub: str, handler_url: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        access_key: str,
+        hub: str,
+        handler_url: str,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.host, self.port, self.access_key = host, port, access_key
+        self.extra_args = extra_args
         self.config = single_handler_config(hub, handler_url)
         self.process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -40,6 +49,7 @@ class EmulatorProcess:
             *("-m", "emulator", "--host", self.host, "--port", str(self.port)),
             f"--access-key={self.access_key}",
             f"--config-json={json.dumps(self.config)}",
+            *self.extra_args,
         ]
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -12,7 +12,7 @@ import json
 import secrets
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,9 @@ class RunningDevHost:
 
 @contextlib.contextmanager
 def start_devhost(
-    static_dir: Path | None = None, env: dict[str, str] | None = None
+    static_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    emulator_args: Sequence[str] = (),
 ) -> Iterator[RunningDevHost]:
     port, emulator_port = free_port(), free_port()
     access_key = secrets.token_hex(24)
@@ -77,6 +79,7 @@ def start_devhost(
         ]
         if static_dir is not None:
             args += ["--static", str(static_dir)]
+        args += [f"--emulator-arg={arg}" for arg in emulator_args]
         child_env = {
             "OwnerKeySecret": secret,
             "WebPubSubHub": HUB,
