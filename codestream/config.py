@@ -20,10 +20,14 @@ OWNER_KEY_SECRET = "OwnerKeySecret"  # noqa: S105 (a setting name, not a secret)
 UPSTREAM_AUDIENCE = "WebPubSubUpstreamAudience"
 UPSTREAM_TENANT_ID = "WebPubSubUpstreamTenantId"
 UPSTREAM_PRINCIPAL_ID = "WebPubSubUpstreamPrincipalId"
+UPSTREAM_AUTHORITY_HOST = "WebPubSubUpstreamAuthorityHost"
 STORAGE_CONNECTION_STRING = "StreamStorageConnectionString"
 STORAGE_ACCOUNT_URL = "StreamStorageAccountUrl"
 STORAGE_CONTAINER = "StreamStorageContainer"
 STORAGE_SETTINGS = (STORAGE_CONNECTION_STRING, STORAGE_ACCOUNT_URL, STORAGE_CONTAINER)
+
+# Microsoft Entra ID (public cloud): whose keys sign Web PubSub's managed-identity tokens
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 DEFAULT_HUB = "codestream"
 MIN_SECRET_LENGTH = 32
@@ -46,6 +50,8 @@ class UpstreamEntra:
     audience: str
     tenant_id: str
     principal_id: str
+    # the OpenID authority (Entra's layout: {host}/{tenant}/v2.0, .../discovery/v2.0/keys)
+    authority_host: str = DEFAULT_AUTHORITY_HOST
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,14 @@ def _upstream(env: Mapping[str, str]) -> UpstreamEntra | None:
     for name in (UPSTREAM_TENANT_ID, UPSTREAM_PRINCIPAL_ID):
         if not _GUID_PATTERN.fullmatch(env[name].strip()):
             raise ConfigError(name, "must be a GUID")
-    return UpstreamEntra(*values)
+    authority = env.get(UPSTREAM_AUTHORITY_HOST, "").strip() or DEFAULT_AUTHORITY_HOST
+    split = urlsplit(authority)
+    if split.scheme != "https" or not split.hostname or split.path.strip("/"):
+        raise ConfigError(
+            UPSTREAM_AUTHORITY_HOST, f"must be https://host[:port], got {authority!r}"
+        )
+    audience, tenant_id, principal_id = values
+    return UpstreamEntra(audience, tenant_id, principal_id, f"https://{split.netloc}")
 
 
 # Blob container names: 3-63 of lower-case letters, digits and single hyphens

@@ -1,8 +1,9 @@
-"""The `ce-signature` of Web PubSub's CloudEvents: HMAC-SHA256 of the connection id.
+"""Verifying the `ce-signature` of Web PubSub's CloudEvents: HMAC-SHA256 of the connection id.
 
-One implementation for both sides: the emulator signs with it, the event handler verifies
-with it. The header lists one `sha256=<hex>` per access key (primary, secondary), so a key
-can be rotated without dropping events.
+The event handler's side only; the emulator signs with its own implementation
+(`emulator/ce_signature.py`), and both are tested against one fixed vector. The header lists
+one `sha256=<hex>` per access key (primary, secondary), so a key can be rotated without
+dropping events.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 
 from codestream import signature
-from codestream.config import Settings, UpstreamEntra
+from codestream.config import DEFAULT_AUTHORITY_HOST, Settings, UpstreamEntra
 from codestream.errors import Code, Refusal
 
 KeyResolver = Callable[[str], Any]  # token -> verification key
@@ -38,12 +38,22 @@ def check_signature(
     return None
 
 
-def jwks_url(tenant_id: str) -> str:
-    return f"https://login.microsoftonline.com/{tenant_id}/discovery/v2.0/keys"
+def jwks_url(authority_host: str, tenant_id: str) -> str:
+    return f"{authority_host}/{tenant_id}/discovery/v2.0/keys"
 
 
-def default_key_resolver(tenant_id: str) -> KeyResolver:
-    client = jwt.PyJWKClient(jwks_url(tenant_id), cache_keys=True, lifespan=3600, timeout=10)
+def issuers(authority_host: str, tenant_id: str) -> list[str]:
+    """v2 tokens name `{authority}/{tenant}/v2.0`; Entra's public cloud issues v1 tokens (those
+    for a resource without an app manifest) as `https://sts.windows.net/{tenant}/`."""
+    found = [f"{authority_host}/{tenant_id}/v2.0"]
+    if authority_host == DEFAULT_AUTHORITY_HOST:
+        found.append(f"https://sts.windows.net/{tenant_id}/")
+    return found
+
+
+def default_key_resolver(authority_host: str, tenant_id: str) -> KeyResolver:
+    url = jwks_url(authority_host, tenant_id)
+    client = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=10)
 
     def resolve(token: str) -> Any:
         return client.get_signing_key_from_jwt(token).key
@@ -56,12 +66,9 @@ class EntraVerifier:
 
     def __init__(self, upstream: UpstreamEntra, key_resolver: KeyResolver | None = None) -> None:
         self._upstream = upstream
-        self._resolve = key_resolver or default_key_resolver(upstream.tenant_id)
-        tenant = upstream.tenant_id
-        self._issuers = [
-            f"https://login.microsoftonline.com/{tenant}/v2.0",  # v2 tokens
-            f"https://sts.windows.net/{tenant}/",  # v1 tokens
-        ]
+        host, tenant = upstream.authority_host, upstream.tenant_id
+        self._resolve = key_resolver or default_key_resolver(host, tenant)
+        self._issuers = issuers(host, tenant)
 
     def verify(self, authorization: str | None) -> Refusal | None:
         """Blocking (the first call per key fetches Entra's keys); see `verify_async`."""

@@ -60,6 +60,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="access key for the built-in emulator (default: random each run)",
     )
     parser.add_argument(
+        "--emulator-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to the built-in emulator (repeatable): --emulator-arg=--recovery-window=10",
+    )
+    parser.add_argument(
         "--storage-port",
         type=int,
         default=int(os.environ.get("STORAGE_PORT", "10000")),
@@ -106,7 +113,9 @@ async def serve(args: argparse.Namespace) -> None:
         handler_url = f"http://127.0.0.1:{args.port}{routes.EVENT_HANDLER_PATH}"
         key = args.emulator_access_key or secrets.token_hex(32)
         hub = settings.hub_name(args.settings)
-        emulator = EmulatorProcess("127.0.0.1", args.emulator_port, key, hub, handler_url)
+        emulator = EmulatorProcess(
+            "127.0.0.1", args.emulator_port, key, hub, handler_url, tuple(args.emulator_arg)
+        )
     azurite: AzuriteProcess | None = None
     if not settings.external_storage():
         storage_dir = args.storage_dir.resolve()

@@ -15,9 +15,18 @@ __all__ = ["REPO_ROOT", "EmulatorProcess"]
 class EmulatorProcess(ChildProcess):
     label = "emulator"
 
-    def __init__(self, host: str, port: int, access_key: str, hub: str, handler_url: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        access_key: str,
+        hub: str,
+        handler_url: str,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         super().__init__()
         self.host, self.port, self.access_key = host, port, access_key
+        self.extra_args = extra_args
         self.config = single_handler_config(hub, handler_url)
 
     @property
@@ -34,6 +43,7 @@ class EmulatorProcess(ChildProcess):
             *("-m", "emulator", "--host", self.host, "--port", str(self.port)),
             f"--access-key={self.access_key}",
             f"--config-json={json.dumps(self.config)}",
+            *self.extra_args,
         ]
 
     def is_ready_line(self, line: str) -> bool:

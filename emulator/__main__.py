@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,18 @@ async def serve(argv: Sequence[str] | None = None) -> None:
     runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port, backlog=2048, shutdown_timeout=5.0)
+        ssl_context = None
+        if config.tls is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(config.tls.cert, config.tls.key)
+        site = web.TCPSite(
+            runner,
+            config.host,
+            config.port,
+            backlog=2048,
+            shutdown_timeout=5.0,
+            ssl_context=ssl_context,
+        )
         await site.start()
         print(config.connection_string, flush=True)
         stop = asyncio.Event()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .client_endpoint import RUNTIME, client_endpoint
 from .config import EmulatorConfig
+from .entra import IdentityTokens, RestTokenVerifier
 from .errors import error_response
 from .rest import Handler, add_routes, rest_auth
 from .runtime import Runtime
@@ -41,8 +42,13 @@ async def health(request: web.Request) -> web.Response:
 
 async def _start(app: web.Application) -> None:
     runtime = app[RUNTIME]
-    runtime.upstream = Upstream(runtime.config.limits.upstream_timeout)
+    entra = runtime.config.entra
+    identity = IdentityTokens(entra) if entra and entra.identity_client_id else None
+    runtime.upstream = Upstream(runtime.config.limits.upstream_timeout, identity)
     await runtime.upstream.start()
+    if entra is not None:
+        runtime.rest_verifier = RestTokenVerifier(entra)
+        await runtime.rest_verifier.start()
 
 
 async def _close_sessions(app: web.Application) -> None:
@@ -58,6 +64,10 @@ async def _stop(app: web.Application) -> None:
         task.cancel()
     if runtime.upstream is not None:
         await runtime.upstream.stop()
+        if isinstance(runtime.upstream.identity, IdentityTokens):
+            await runtime.upstream.identity.close()
+    if runtime.rest_verifier is not None:
+        await runtime.rest_verifier.stop()
 
 
 def build_app(config: EmulatorConfig | None = None) -> web.Application:

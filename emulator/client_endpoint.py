@@ -104,9 +104,7 @@ async def client_endpoint(request: web.Request) -> web.StreamResponse:
             access_keys=runtime.access_keys,
         )
         try:
-            resp = await runtime.upstream.send(
-                connect.url(hub.name, "connect"), event, runtime.origin
-            )
+            resp = await runtime.upstream.send(connect, hub.name, "connect", event, runtime.origin)
             result = read_connect_response(resp)
         except EventRejected as exc:
             log.info("connect refused for %s: %s", connection_id, exc)
@@ -163,7 +161,9 @@ async def _recover(request: web.Request, runtime: Runtime, hub_name: str) -> web
         # 1008 tells the client the connection is gone: start a new one instead
         await ws.close(code=CLOSE_POLICY, message=b"connection cannot be recovered")
         return ws
+    if not session.attach(ws, request.transport):
+        await ws.close(code=CLOSE_POLICY, message=b"connection cannot be recovered")
+        return ws
     log.info("connection %s recovered", connection_id)
-    session.attach(ws, request.transport)
     await session.run(ws)
     return ws

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .odata_filter import Filter, Subject
 from .subprotocol import Payload, encode, group_message, server_message
 
 SEND_TO_GROUP = "sendToGroup"
@@ -30,6 +31,11 @@ class Sink(Protocol):
 
     def close(self, reason: str) -> None:
         """Close as the service does when asked to (REST close or replaced)."""
+
+
+def subject(conn: Connection) -> Subject:
+    """What an OData filter sees of a connection."""
+    return Subject(conn.id, conn.user_id, frozenset(conn.groups))
 
 
 def role(permission: str, group: str | None = None) -> str:
@@ -57,16 +63,12 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         self.groups: dict[str, dict[str, Connection]] = {}
         self.users: dict[str, dict[str, Connection]] = {}
-        # add_user_to_group also holds for the user's later connections, as in the service
-        self.user_groups: dict[str, set[str]] = {}
 
     # membership
     def add(self, conn: Connection, groups: Iterable[str] = ()) -> None:
         self.connections[conn.id] = conn
         if conn.user_id:
             self.users.setdefault(conn.user_id, {})[conn.id] = conn
-            for group in self.user_groups.get(conn.user_id, ()):
-                self.join(conn, group)
         for group in groups:
             self.join(conn, group)
 
@@ -93,17 +95,16 @@ class Hub:
             if not members:
                 del self.groups[group]
 
-    def add_user_to_group(self, user_id: str, group: str) -> None:
-        self.user_groups.setdefault(user_id, set()).add(group)
-        for conn in list(self.users.get(user_id, {}).values()):
+    def add_user_to_group(self, user_id: str, group: str) -> bool:
+        """The user's current connections join; False (and nothing kept) if it has none.
+        The service answers 404 then: a user added before it connects is in no group."""
+        conns = list(self.users.get(user_id, {}).values())
+        for conn in conns:
             self.join(conn, group)
+        return bool(conns)
 
     def remove_user_from_group(self, user_id: str, group: str | None) -> None:
         """`group=None`: from every group."""
-        if group is None:
-            self.user_groups.pop(user_id, None)
-        else:
-            self.user_groups.get(user_id, set()).discard(group)
         for conn in list(self.users.get(user_id, {}).values()):
             for g in [group] if group else list(conn.groups):
                 self.leave(conn, g)
@@ -119,27 +120,41 @@ class Hub:
         return list(self.users.get(user_id, {}).values())
 
     # delivery
+    def matching(self, flt: Filter | None) -> list[Connection]:
+        return [c for c in self.connections.values() if flt is None or flt.matches(subject(c))]
+
     @staticmethod
     def _deliver(
-        targets: Iterable[Connection], message: dict[str, Any], payload: Payload, skip: set[str]
+        targets: Iterable[Connection],
+        message: dict[str, Any],
+        payload: Payload,
+        skip: set[str],
+        flt: Filter | None = None,
     ) -> int:
         frame = encode(message)  # encoded once for the whole fan-out
         count = 0
         for conn in targets:
-            if conn.id not in skip:
+            if conn.id not in skip and (flt is None or flt.matches(subject(conn))):
                 conn.sink.send_data(frame, payload)
                 count += 1
         return count
 
-    def send_to_all(self, payload: Payload, excluded: Iterable[str] = ()) -> int:
+    def send_to_all(
+        self, payload: Payload, excluded: Iterable[str] = (), flt: Filter | None = None
+    ) -> int:
         conns = list(self.connections.values())
-        return self._deliver(conns, server_message(payload), payload, set(excluded))
+        return self._deliver(conns, server_message(payload), payload, set(excluded), flt)
 
     def send_to_group_from_server(
-        self, group: str, payload: Payload, excluded: Iterable[str] = ()
+        self,
+        group: str,
+        payload: Payload,
+        excluded: Iterable[str] = (),
+        flt: Filter | None = None,
     ) -> int:
         members = self.group_members(group)
-        return self._deliver(members, server_message(payload), payload, set(excluded))
+        message = group_message(group, None, payload)
+        return self._deliver(members, message, payload, set(excluded), flt)
 
     def send_to_group_from_client(
         self, sender: Connection, group: str, payload: Payload, no_echo: bool
@@ -148,9 +163,9 @@ class Hub:
         message = group_message(group, sender.user_id, payload)
         return self._deliver(self.group_members(group), message, payload, skip)
 
-    def send_to_user(self, user_id: str, payload: Payload) -> int:
+    def send_to_user(self, user_id: str, payload: Payload, flt: Filter | None = None) -> int:
         conns = self.user_connections(user_id)
-        return self._deliver(conns, server_message(payload), payload, set())
+        return self._deliver(conns, server_message(payload), payload, set(), flt)
 
     def send_to_connection(self, conn: Connection, payload: Payload) -> None:
         self._deliver([conn], server_message(payload), payload, set())

@@ -15,8 +15,25 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMsgType, web
 
-from .config import HubSettings
+from .config import EventHandler, HubSettings
 from .hub import JOIN_LEAVE_GROUP, SEND_TO_GROUP, Connection, Hub
+from .lifecycle import (
+    CLOSE_NORMAL,
+    Action,
+    CancelRecoveryTimer,
+    Close,
+    CloseSocket,
+    EmitDisconnected,
+    Event,
+    LeaveHub,
+    Lifecycle,
+    RecoveryExpired,
+    SendDisconnectedMessage,
+    Shutdown,
+    SocketEnded,
+    StartRecoveryTimer,
+    State,
+)
 from .reliable import AckIds, BufferOverflow, SequenceBuffer
 from .runtime import Runtime
 from .subprotocol import (
@@ -47,8 +64,6 @@ from .upstream import (
 
 log = logging.getLogger(__name__)
 
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_ERROR = 1011
@@ -69,7 +84,7 @@ class _CloseAfterFlush:
 
 
 class Session:
-    """Implements `hub.Sink` for one connection."""
+    """Implements `hub.Sink` for one connection: the I/O shell around its `Lifecycle`."""
 
     def __init__(
         self,
@@ -100,34 +115,93 @@ class Session:
             if reliable
             else None
         )
+        self.life = Lifecycle(reliable=reliable)
         self.ack_ids = AckIds()
         self.ws: web.WebSocketResponse | None = None
-        self._transport: asyncio.BaseTransport | None = None
+        self._transport: asyncio.Transport | None = None
         self._out: deque[str | bytes | _CloseAfterFlush] = deque()
         self._out_bytes = 0
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job | None] = asyncio.Queue()
         self._upstream_task: asyncio.Task[None] | None = None
-        self._closing: str | None = None
         self._expiry: asyncio.TimerHandle | None = None
-        self.finished = False
+        self._closer: asyncio.Task[None] | None = None
         runtime.sessions.add(self)
 
     @property
     def recoverable(self) -> bool:
-        return self.reliable is not None and not self.finished and self._closing is None
+        return self.life.recoverable
+
+    @property
+    def finished(self) -> bool:
+        return self.life.state is State.CLOSED
 
     @property
     def id(self) -> str:
         return self.conn.id
 
+    # --- the shell: events in, actions carried out ------------------------------------
+    def _handle(self, event: Event) -> None:
+        for action in self.life.handle(event):
+            self._do(action)
+
+    def _do(self, action: Action) -> None:
+        if isinstance(action, LeaveHub):
+            self.hub.remove(self.conn)
+        elif isinstance(action, StartRecoveryTimer):
+            self._expiry = asyncio.get_running_loop().call_later(
+                self.limits.recovery_window,
+                self._handle,
+                RecoveryExpired(action.generation),
+            )
+        elif isinstance(action, CancelRecoveryTimer):
+            if self._expiry is not None:
+                self._expiry.cancel()
+                self._expiry = None
+        elif isinstance(action, SendDisconnectedMessage):
+            if self.json_protocol and self.ws is not None:
+                frame = disconnected_frame(action.reason)
+                self._out.append(frame)
+                self._out_bytes += len(frame)
+        elif isinstance(action, CloseSocket) and action.flush:
+            self._close_after_flush(action)
+        elif isinstance(action, CloseSocket):
+            self._close_socket_now(action)
+        elif isinstance(action, EmitDisconnected):
+            self.runtime.sessions.discard(self)
+            self._queue_system_event("disconnected", disconnected_body(action.reason))
+            self._jobs.put_nowait(None)
+
+    def _close_after_flush(self, action: CloseSocket) -> None:
+        if self.ws is None:
+            return
+        self._out.append(_CloseAfterFlush(action.code, action.reason))
+        self._wake.set()
+        # a client that does not read must not keep the connection forever
+        ws, transport = self.ws, self._transport
+        asyncio.get_running_loop().call_later(
+            FORCED_CLOSE_SECONDS, self._abort_if_open, ws, transport
+        )
+
+    def _close_socket_now(self, action: CloseSocket) -> None:
+        ws = self.ws
+        self._stop_writer()
+        self._out.clear()
+        self._out_bytes = 0
+        if ws is not None and not ws.closed:
+            self._closer = self.runtime.spawn(
+                self._close_socket(ws, self._transport, action.code, action.reason)
+            )
+
     # --- socket lifecycle -------------------------------------------------------------
-    def attach(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+    def attach(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> bool:
         """Bind a (new) socket: on recovery, resend what the client has not acked."""
-        if self._expiry is not None:
-            self._expiry.cancel()
-            self._expiry = None
+        accepted, actions = self.life.attach()
+        if not accepted:
+            return False
+        for action in actions:
+            self._do(action)
         old = self.ws
         self._stop_writer()
         if old is not None and not old.closed:
@@ -144,104 +218,49 @@ class Session:
                 self._enqueue(frame)
         if self._upstream_task is None:
             self._upstream_task = self.runtime.spawn(self._upstream_loop())
+        return True
 
     async def run(self, ws: web.WebSocketResponse) -> None:
-        """Read until the socket ends, then recover or finish."""
-        client_closed = False
+        """Read until the socket ends, then tell the lifecycle how it ended."""
+        generation = self.life.generation
+        close_code: int | None = None
         try:
-            while not self.finished and self.ws is ws:
+            while self.life.generation == generation and not self.finished:
                 msg = await ws.receive()
                 if msg.type == WSMsgType.TEXT:
                     self._on_text(msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     self._on_binary(msg.data)
-                elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING):
-                    client_closed = True
+                elif msg.type == WSMsgType.CLOSE:
+                    close_code = int(msg.data or 0)
                     break
-                elif msg.type in (WSMsgType.CLOSED, WSMsgType.ERROR):
+                elif msg.type in (WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                     break
         except Exception:  # a bug here must end one connection, not answer an upgraded request
             log.exception("connection %s failed", self.id)
         finally:
-            self._socket_ended(ws, client_closed)
-
-    def _socket_ended(self, ws: web.WebSocketResponse, client_closed: bool) -> None:
-        if self.ws is not ws:
-            return  # superseded by a recovered socket
-        self._stop_writer()
-        self.ws = None
-        # a close frame from the client ends the session; a lost socket may be recovered
-        recover = self.reliable is not None and self._closing is None and not client_closed
-        if recover and not self.finished:
-            loop = asyncio.get_running_loop()
-            self._expiry = loop.call_later(
-                self.limits.recovery_window, self.finish, "recovery window expired"
-            )
-            return
-        close_code = ws.close_code
-        self.finish(self._closing or f"connection closed by the client ({close_code})")
-
-    def finish(self, reason: str) -> None:
-        """Leave the hub and tell the handler `disconnected`; runs once."""
-        if self.finished:
-            return
-        self.finished = True
-        self.runtime.sessions.discard(self)
-        if self._expiry is not None:
-            self._expiry.cancel()
-        self.hub.remove(self.conn)
-        if self.ws is not None and not self.ws.closed:
-            self.close_with(CLOSE_NORMAL, reason)
-        self._queue_system_event("disconnected", disconnected_body(reason))
-        self._jobs.put_nowait(None)
+            if self.life.generation == generation:
+                self._stop_writer()
+                self.ws = None
+            self._handle(SocketEnded(generation, close_code))
 
     def close(self, reason: str) -> None:
         """REST close: say why, then close; the session does not wait for recovery."""
-        self.close_with(CLOSE_NORMAL, reason, tell_client=True)
+        self._handle(Close(CLOSE_NORMAL, reason, tell_client=True))
 
     def close_with(self, code: int, reason: str, tell_client: bool = False) -> None:
-        if self._closing is None:
-            self._closing = reason
-        self.hub.remove(self.conn)  # gone for senders and REST at once, not after the close
-        if self.ws is None:
-            self.finish(reason)
-            return
-        if tell_client and self.json_protocol:
-            frame = disconnected_frame(reason)
-            self._out.append(frame)
-            self._out_bytes += len(frame)
-        self._out.append(_CloseAfterFlush(code, reason))
-        self._wake.set()
-        # a client that does not read must not keep the connection forever
-        ws, transport = self.ws, self._transport
-        asyncio.get_running_loop().call_later(
-            FORCED_CLOSE_SECONDS, self._abort_if_open, ws, transport
-        )
+        self._handle(Close(code, reason, tell_client=tell_client))
 
     def terminate(self, code: int, reason: str) -> None:
         """Close now, dropping whatever is queued (overflow, protocol violation)."""
         log.info("closing connection %s: %s", self.id, reason)
-        if self._closing is None:
-            self._closing = reason
-        self.hub.remove(self.conn)
-        ws = self.ws
-        if ws is None:
-            self.finish(reason)
-            return
-        self._stop_writer()
-        self._out.clear()
-        self._out_bytes = 0
-        self.runtime.spawn(self._close_socket(ws, self._transport, code, reason))
+        self._handle(Close(code, reason, flush=False))
 
     async def shutdown(self) -> None:
         """Server stopping: close the socket now (1001) and end the session."""
-        ws, transport = self.ws, self._transport
-        self._closing = self._closing or "server shutting down"
-        self.hub.remove(self.conn)
-        self._stop_writer()
-        if ws is not None and not ws.closed:
-            await self._close_socket(ws, transport, CLOSE_GOING_AWAY, "server shutting down")
-        self.finish("server shutting down")
+        self._handle(Shutdown())
+        if self._closer is not None:
+            await self._closer
 
     def drop_transport(self) -> None:
         """Cut the TCP connection without a close frame, as a network failure would."""
@@ -249,14 +268,14 @@ class Session:
             self._transport.abort()
 
     @staticmethod
-    def _abort_if_open(ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+    def _abort_if_open(ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
         if not ws.closed and transport is not None:
             transport.abort()
 
     async def _close_socket(
         self,
         ws: web.WebSocketResponse,
-        transport: asyncio.BaseTransport | None,
+        transport: asyncio.Transport | None,
         code: int,
         reason: str,
     ) -> None:
@@ -307,11 +326,11 @@ class Session:
         self._wake.set()
 
     def send_control(self, frame: str) -> None:
-        if self.ws is not None and self._closing is None:
+        if self.ws is not None and self.life.open:
             self._enqueue(frame)
 
     def send_data(self, frame: str, payload: Payload) -> None:
-        if self._closing is not None or self.finished:
+        if self.life.ended:
             return
         item: str | bytes
         if self.json_protocol is None:
@@ -324,7 +343,7 @@ class Session:
                 return
         else:
             item = frame
-        if self.ws is not None:
+        if self.ws is not None and self.life.open:
             self._enqueue(item)
 
     def _ack(self, ack_id: int | None, error: AckError | None = None, message: str = "") -> None:
@@ -333,7 +352,7 @@ class Session:
 
     # --- inbound ----------------------------------------------------------------------
     def _on_binary(self, data: bytes) -> None:
-        if self._closing is not None:
+        if not self.life.open:
             return  # being declined or closed: nothing more is processed
         if self.json_protocol:
             # the reference allows UTF-8 JSON in binary frames too
@@ -347,13 +366,13 @@ class Session:
         self._queue_user_event("message", Payload(DataType.BINARY, data), None)
 
     def _on_text(self, text: str) -> None:
-        if self._closing is not None:
+        if not self.life.open:
             return
         if not self.json_protocol:
             self._queue_user_event("message", Payload(DataType.TEXT, text.encode()), None)
             return
         try:
-            command = parse_frame(text, reliable=self.reliable is not None)
+            command = parse_frame(text)
         except ProtocolError as exc:
             # "Service declines the client if the message does not match the described format"
             log.info("connection %s sent a bad frame: %s", self.id, exc)
@@ -424,11 +443,10 @@ class Session:
         handler = self.settings.handler_for(name, system=True)
         if handler is None:
             return
-        url = handler.url(self.hub.name, name)
         # built when sent, so it carries the state as of the events before it
-        self._jobs.put_nowait(lambda: self._send_system(url, name, body))
+        self._jobs.put_nowait(lambda: self._send_system(handler, name, body))
 
-    async def _send_system(self, url: str, name: str, body: bytes) -> None:
+    async def _send_system(self, handler: EventHandler, name: str, body: bytes) -> None:
         upstream = self.runtime.upstream
         assert upstream is not None  # noqa: S101 (started with the app)
         request = build_request(
@@ -440,7 +458,7 @@ class Session:
             access_keys=self.runtime.access_keys,
         )
         try:
-            resp = await upstream.send(url, request, self.runtime.origin)
+            resp = await upstream.send(handler, self.hub.name, name, request, self.runtime.origin)
         except EventRejected as exc:
             log.warning("%s event of %s: %s", name, self.id, exc)
             return
@@ -475,9 +493,7 @@ class Session:
             access_keys=self.runtime.access_keys,
         )
         try:
-            resp = await upstream.send(
-                handler.url(self.hub.name, name), request, self.runtime.origin
-            )
+            resp = await upstream.send(handler, self.hub.name, name, request, self.runtime.origin)
             result = read_user_event_response(resp)
         except EventRejected as exc:
             log.warning("event %r of %s: %s", name, self.id, exc)

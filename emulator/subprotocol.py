@@ -10,6 +10,7 @@ import base64
 import binascii
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +176,12 @@ def json_text(value: Any) -> str:
 
 
 MAX_EVENT_NAME = 128
+# the service's rule for event names (they travel in ce-type and ce-eventName headers)
+_EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,127}")
+
+
+def valid_event_name(name: str) -> bool:
+    return _EVENT_NAME.fullmatch(name) is not None
 
 
 def _group(frame: dict[str, Any], ack_id: int | None) -> str:
@@ -184,7 +191,7 @@ def _group(frame: dict[str, Any], ack_id: int | None) -> str:
     return group
 
 
-def parse_frame(text: str, *, reliable: bool) -> Command:
+def parse_frame(text: str) -> Command:
     """One client text frame -> one command; ProtocolError says what is wrong."""
     try:
         frame = json.loads(text)
@@ -205,17 +212,14 @@ def parse_frame(text: str, *, reliable: bool) -> Command:
         return SendToGroup(group, _payload(frame, ack_id), bool(frame.get("noEcho")), ack_id)
     if kind == "event":
         event = frame.get("event")
-        # it travels in HTTP headers (ce-type, ce-eventName): printable ASCII only
-        if (
-            not isinstance(event, str)
-            or not 0 < len(event) <= MAX_EVENT_NAME
-            or not (event.isascii() and event.isprintable())
-        ):
-            raise ProtocolError("event must be 1-128 printable ASCII characters", ack_id)
+        if not isinstance(event, str) or not valid_event_name(event):
+            raise ProtocolError(
+                "event must be a letter, then up to 127 letters, digits, '_', '.' or '-'", ack_id
+            )
         return SendEvent(event, _payload(frame, ack_id), ack_id)
     if kind == "ping":
         return Ping()
-    if kind == "sequenceAck" and reliable:
+    if kind == "sequenceAck":  # ignored on a connection that is not reliable
         seq = frame.get("sequenceId")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             raise ProtocolError("sequenceId must be a non-negative integer")
@@ -255,13 +259,18 @@ def ack_frame(ack_id: int, error: AckError | None = None, message: str = "") -> 
 
 
 def group_message(group: str, from_user_id: str | None, payload: Payload) -> dict[str, Any]:
-    """A data message without its sequence id (added per connection by the reliable one)."""
-    message: dict[str, Any] = {"type": "message", "from": "group", "group": group}
-    if from_user_id:
-        message["fromUserId"] = from_user_id
-    message["dataType"] = str(payload.data_type)
-    message["data"] = payload.json_data()
-    return message
+    """A data message without its sequence id (added per connection by the reliable one).
+
+    REST sends to a group come this way too, with `fromUserId` null: "messages published from
+    one group the client joined" (reference-json-webpubsub-subprotocol.md)."""
+    return {
+        "type": "message",
+        "from": "group",
+        "group": group,
+        "fromUserId": from_user_id or None,
+        "dataType": str(payload.data_type),
+        "data": payload.json_data(),
+    }
 
 
 def server_message(payload: Payload) -> dict[str, Any]:

@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDict
 
-from codestream.signature import signature_header
-
+from .ce_signature import ce_signature
+from .config import EventHandler
 from .subprotocol import Payload
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def build_request(
         # ignores requests without it
         "ce-awpsversion": AWPS_VERSION,
     }
-    signature = signature_header(ctx.connection_id, access_keys)
+    signature = ce_signature(ctx.connection_id, access_keys)
     if signature:
         headers["ce-signature"] = signature
     if ctx.user_id:
@@ -199,11 +199,17 @@ def read_user_event_response(resp: EventResponse) -> UserEventResult:
     return UserEventResult(reply, state, state_set)
 
 
+class BearerSource(Protocol):
+    async def bearer(self, resource: str) -> str:
+        """`Bearer <token>` for `resource`."""
+
+
 @dataclass
 class Upstream:
     """The HTTP side. One shared client session; failures become EventRejected."""
 
     timeout: float
+    identity: BearerSource | None = None  # Entra mode: tokens for auth.managedIdentity
     session: aiohttp.ClientSession | None = None
     _validated: set[str] = field(default_factory=set)
 
@@ -220,12 +226,23 @@ class Upstream:
     def _client_timeout(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=self.timeout)
 
-    async def _validate(self, url: str, origin: str) -> None:
+    async def _auth_headers(self, handler: EventHandler) -> dict[str, str]:
+        if handler.auth_resource is None:
+            return {}
+        if self.identity is None:
+            raise EventRejected(500, "the emulator has no identity for auth.managedIdentity")
+        try:
+            return {"Authorization": await self.identity.bearer(handler.auth_resource)}
+        except Exception as exc:  # azure-identity raises several kinds; all mean no token
+            log.warning("no token for %s: %s", handler.auth_resource, exc)
+            raise EventRejected(500, "could not get a managed identity token") from None
+
+    async def _validate(self, url: str, origin: str, auth: Mapping[str, str]) -> None:
         """The CloudEvents abuse-protection handshake; only a success is remembered."""
         if url in self._validated:
             return
         assert self.session is not None  # noqa: S101 (started with the app)
-        headers = {"WebHook-Request-Origin": origin, "ce-awpsversion": AWPS_VERSION}
+        headers = {"WebHook-Request-Origin": origin, "ce-awpsversion": AWPS_VERSION, **auth}
         async with self.session.options(
             url, headers=headers, timeout=self._client_timeout()
         ) as resp:
@@ -237,12 +254,19 @@ class Upstream:
             raise EventRejected(500, "event handler did not allow this origin")
         self._validated.add(url)
 
-    async def send(self, url: str, request: EventRequest, origin: str) -> EventResponse:
+    async def send(
+        self, handler: EventHandler, hub: str, event: str, request: EventRequest, origin: str
+    ) -> EventResponse:
         assert self.session is not None  # noqa: S101 (started with the app)
+        url = handler.url(hub, event)
         try:
-            await self._validate(url, origin)
+            auth = await self._auth_headers(handler)
+            await self._validate(handler.validation_url(hub), origin, auth)
             async with self.session.post(
-                url, data=request.body, headers=request.headers, timeout=self._client_timeout()
+                url,
+                data=request.body,
+                headers={**request.headers, **auth},
+                timeout=self._client_timeout(),
             ) as resp:
                 body = await resp.read()
                 return EventResponse(resp.status, CIMultiDict(resp.headers), body)

@@ -22,3 +22,9 @@ CHROMIUM_ARGS = [
 
 # the built client (`make build`)
 DIST = REPO_ROOT / "static_web" / "dist"
+
+# The browser tests' service keeps a dropped reliable connection this long (the emulator's
+# default is 60 s): long enough for a blip to be recovered, short enough that a test can
+# outlast it and see what watchers see when a streamer is really gone.
+RECOVERY_WINDOW_S = 8
+EMULATOR_ARGS = (f"--recovery-window={RECOVERY_WINDOW_S}",)

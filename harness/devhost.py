@@ -16,7 +16,7 @@ import json
 import secrets
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,9 @@ class RunningDevHost:
 
 @contextlib.contextmanager
 def start_devhost(
-    static_dir: Path | None = None, env: dict[str, str] | None = None
+    static_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    emulator_args: Sequence[str] = (),
 ) -> Iterator[RunningDevHost]:
     port, emulator_port = free_port(), free_port()
     access_key = secrets.token_hex(24)
@@ -87,6 +89,7 @@ def start_devhost(
         ]
         if static_dir is not None:
             args += ["--static", str(static_dir)]
+        args += [f"--emulator-arg={arg}" for arg in emulator_args]
         child_env = {
             "OwnerKeySecret": secret,
             "WebPubSubHub": HUB,
@@ -182,19 +185,24 @@ class Peer:
         self.messages.append((kind, data))
         self._changed.set()
 
-    def received(self, **match: Any) -> list[Any]:
-        """Data of every message whose fields equal `match` (e.g. type="status")."""
+    def received(self, via: str | None = None, **match: Any) -> list[Any]:
+        """Data of every message whose fields equal `match` (e.g. type="status"); `via`
+        ("server" or "group") keeps only what came as that kind of message."""
         return [
             d
-            for _k, d in self.messages
-            if isinstance(d, dict) and all(d.get(k) == v for k, v in match.items())
+            for k, d in self.messages
+            if via in (None, k)
+            and isinstance(d, dict)
+            and all(d.get(f) == v for f, v in match.items())
         ]
 
-    async def wait_for(self, wait: float = 10.0, nth: int = 1, **match: Any) -> Any:
+    async def wait_for(
+        self, wait: float = 10.0, nth: int = 1, via: str | None = None, **match: Any
+    ) -> Any:
         """The `nth` message whose fields equal `match`; TimeoutError if it does not come."""
 
         async def arrived() -> Any:
-            while len(found := self.received(**match)) < nth:
+            while len(found := self.received(via, **match)) < nth:
                 self._changed.clear()
                 await self._changed.wait()
             return found[nth - 1]

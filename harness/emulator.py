@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from aiohttp import web
 from codestream.config import DEFAULT_HUB
 from emulator.config import DEFAULT_ACCESS_KEY, connection_string, single_handler_config
 
+from .authority import LocalCA
 from .processes import ManagedProcess, free_port, run_process
 
 HUB = DEFAULT_HUB
@@ -25,14 +27,15 @@ class RunningEmulator:
     port: int
     access_key: str
     process: ManagedProcess
+    tls: bool = False
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_endpoint(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}"
 
     @property
     def connection_string(self) -> str:
@@ -50,14 +53,24 @@ def start_emulator(
     access_key: str = DEFAULT_ACCESS_KEY,
     *,
     extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    tls: LocalCA | None = None,
+    port: int | None = None,
 ) -> Iterator[RunningEmulator]:
-    port = free_port()
+    """`tls`: serve https/wss with that CA's certificate (the health check trusts it)."""
+    port = port or free_port()
     args = ["-m", "emulator", "--port", str(port), "--access-key", access_key]
     if hubs_config is not None:
         args += ["--config-json", json.dumps(hubs_config)]
+    context = None
+    if tls is not None:
+        args += ["--tls-cert", str(tls.cert_file), "--tls-key", str(tls.key_file)]
+        context = ssl.create_default_context(cafile=str(tls.ca_file))
     args += extra_args or []
-    with run_process(args, f"http://127.0.0.1:{port}/api/health") as process:
-        yield RunningEmulator(port, access_key, process)
+    scheme = "https" if tls else "http"
+    health = f"{scheme}://127.0.0.1:{port}/api/health"
+    with run_process(args, health, env=env, context=context) as process:
+        yield RunningEmulator(port, access_key, process, tls=tls is not None)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,12 @@ class ManagedProcess:
         return self.process.returncode
 
 
-def wait_http_ok(url: str, proc: ManagedProcess | None = None, timeout: float = 30.0) -> None:
+def wait_http_ok(
+    url: str,
+    proc: ManagedProcess | None = None,
+    timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
@@ -60,7 +66,7 @@ def wait_http_ok(url: str, proc: ManagedProcess | None = None, timeout: float = 
                 + proc.output()
             )
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
@@ -114,9 +120,12 @@ def run_process(
     health_url: str,
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
 ) -> Iterator[ManagedProcess]:
     """Run `python args...` from the repo root until the block ends."""
     with run_command(
-        [sys.executable, *args], lambda proc: wait_http_ok(health_url, proc, timeout), env
+        [sys.executable, *args],
+        lambda proc: wait_http_ok(health_url, proc, timeout, context),
+        env,
     ) as managed:
         yield managed

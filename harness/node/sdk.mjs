@@ -3,3 +3,4 @@
 export * from "@azure/web-pubsub-client";
 export { WebPubSubEventHandler } from "@azure/web-pubsub-express";
 export { default as express } from "express";
+export { WebPubSubServiceClient } from "@azure/web-pubsub";

@@ -32,6 +32,7 @@ const fields = Object.fromEntries(
 );
 export const endpoint = fields.endpoint.replace(/\/$/, "");
 export const accessKey = fields.accesskey;
+export { connectionString };
 
 /** Unique names, so tests never see each other's groups or users. */
 let counter = 0;

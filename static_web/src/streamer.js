@@ -123,6 +123,11 @@ function persistNow() {
   saveDoc({ text: editor.view.state.doc.toString(), lang, title });
 }
 addEventListener("pagehide", persistNow);
+// a closed tab stops the client: a 1001 "going away" close would keep the connection (and the
+// stream "live" for watchers) for the service's recovery window
+addEventListener("pagehide", (e) => {
+  if (!e.persisted) client?.stop();
+});
 
 // ---- editor ----
 const onEdit = EditorView.updateListener.of((u) => {

@@ -205,6 +205,11 @@ if (!streamId) {
   });
   render();
   startWithRetry(client, { isCancelled: () => state.stream === "ended" });
+  // a closed tab says goodbye: a socket the browser closes with 1001 "going away" is kept by
+  // the service for its recovery window, and the streamer would count this watcher that long
+  addEventListener("pagehide", (e) => {
+    if (!e.persisted) client?.stop();
+  });
 }
 
 // test and debugging hook: read-only facts about the page

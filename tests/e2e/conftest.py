@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from harness.browser import CHROMIUM, CHROMIUM_ARGS, DIST
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, DIST, EMULATOR_ARGS
 from harness.devhost import start_devhost
 
 
@@ -24,7 +24,7 @@ def app_url() -> Iterator[str]:
         return
     if not (DIST / "index.html").is_file() or not (DIST / "assets" / "watcher.js").is_file():
         pytest.fail("static_web/dist is not built: run `make build` (npm ci && npm run build)")
-    with start_devhost() as host:
+    with start_devhost(emulator_args=EMULATOR_ARGS) as host:
         yield host.url
 
 

@@ -136,7 +136,8 @@ def test_rest_sends_reach_group_user_and_connection_with_their_data_types(
         service.send_to_all({"to": "all"})
         items = inbox.wait(lambda xs: len([x for x in xs if x[0] != "connected"]) >= 4)
         data = [x for x in items if x[0] != "connected"]
-        assert data[0] == ("server", {"to": "group"})  # REST sends come "from": "server"
+        # a REST send to a group is a group message (SDK group-message), as in Azure
+        assert data[0] == ("group", group, {"to": "group"})
         assert data[1] == ("server", "plain text")
         assert data[2][0] == "server"
         assert bytes(data[2][1]) == b"\x00\x01"
@@ -158,12 +159,13 @@ def test_excluded_connection_does_not_receive(service: WebPubSubServiceClient) -
         service.send_to_group(group, {"n": 1}, excluded=[cid_a])
         service.send_to_group(group, {"n": 2})
         inbox_b.wait(lambda xs: len(xs) >= 3)
-        inbox_a.wait(lambda xs: ("server", {"n": 2}) in xs)
-        assert ("server", {"n": 1}) not in inbox_a.items
-        assert [x for x in inbox_b.items if x[0] == "server"] == [
-            ("server", {"n": 1}),
-            ("server", {"n": 2}),
+        inbox_a.wait(lambda xs: ("group", group, {"n": 2}) in xs)
+        assert ("group", group, {"n": 1}) not in inbox_a.items
+        assert [x for x in inbox_b.items if x[0] == "group"] == [
+            ("group", group, {"n": 1}),
+            ("group", group, {"n": 2}),
         ]
+        assert not [x for x in inbox_b.items if x[0] == "server"]
     finally:
         a.close()
         b.close()
@@ -384,8 +386,8 @@ def test_forced_reconnect_loses_no_message(
                 drop = HttpRequest("POST", f"/_emulator/hubs/{HUB}/connections/{cid}/:drop")
                 assert service.send_request(drop).status_code == 204
             service.send_to_group(group, {"n": n})
-        items = inbox.wait(lambda xs: len([x for x in xs if x[0] == "server"]) >= total, 40)
-        received = [x[1]["n"] for x in items if x[0] == "server"]
+        items = inbox.wait(lambda xs: len([x for x in xs if x[0] == "group"]) >= total, 40)
+        received = [x[2]["n"] for x in items if x[0] == "group"]
         assert received == list(range(total))
         # the same connection was recovered: one `connected`, still a member of its group
         assert [x for x in items if x[0] == "connected"] == [("connected", cid)]

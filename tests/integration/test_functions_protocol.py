@@ -332,24 +332,25 @@ async def test_second_streamer_connection_replaces_the_first(devhost: RunningDev
 
 
 async def test_stream_reports_offline_then_ended(devhost: RunningDevHost) -> None:
+    # status and control go to the stream's group: watchers get them as group messages
     async with peers(devhost, None) as [streamer]:
         sid, key = streamer.stream_id, streamer.owner_key
     async with peers(devhost, {"streamId": sid}) as [watcher]:
         async with peers(devhost, {"streamId": sid, "ownerKey": key}) as [streamer]:
-            await watcher.wait_for(type="status", state="live")
-        await watcher.wait_for(type="status", state="offline")
+            await watcher.wait_for(via="group", type="status", state="live")
+        await watcher.wait_for(via="group", type="status", state="offline")
         async with peers(devhost, {"streamId": sid, "ownerKey": key}) as [streamer]:
-            await watcher.wait_for(type="status", state="live", nth=2)
+            await watcher.wait_for(via="group", type="status", state="live", nth=2)
             await streamer.send_event("control", {"streamId": sid, "ended": True})
-            assert await watcher.wait_for(type="control", ended=True) == {
+            assert await watcher.wait_for(via="group", type="control", ended=True) == {
                 "type": "control",
                 "streamId": sid,
                 "ended": True,
             }
-            await watcher.wait_for(type="status", state="ended")
+            await watcher.wait_for(via="group", type="status", state="ended")
         # ended is final: the streamer leaving afterwards is not reported as offline
         async with peers(devhost, {"streamId": sid, "ownerKey": key}):
-            await watcher.wait_for(type="status", state="live", nth=3)
+            await watcher.wait_for(via="group", type="status", state="live", nth=3)
         states = [m["state"] for m in watcher.received(type="status")]
         assert states[:4] == ["live", "offline", "live", "ended"]
         assert states[4] == "live"

@@ -105,7 +105,7 @@ test("a resent ackId is acked as Duplicate and delivered only once", async (t) =
   assert.deepEqual(bob.log.data(), [{ n: 1 }, { n: 2 }]);
 });
 
-test("REST sends from the service SDK arrive as server-message", async (t) => {
+test("REST sends: to a user as server-message, to a group as group-message", async (t) => {
   const { group, bob } = await pair(t);
   const bobUser = bob.log.of("connected")[0].userId;
 
@@ -114,11 +114,12 @@ test("REST sends from the service SDK arrive as server-message", async (t) => {
   assert.equal(direct.message.dataType, "json");
   assert.deepEqual(direct.message.data, { hi: "bob" });
 
-  // what the server sends, even to a group, comes "from": "server", not from the group
+  // a REST send to a group comes "from": "group" with no sender, as in Azure
   await serviceSdk("send-to-group", { hub: HUB, group, data: { to: "all" } });
-  await bob.log.waitForCount("server-message", 2);
-  assert.deepEqual(bob.log.data("server-message"), [{ hi: "bob" }, { to: "all" }]);
-  assert.deepEqual(bob.log.of("group-message"), []);
+  const grouped = await bob.log.waitFor("group-message", (m) => m.message.data.to === "all");
+  assert.equal(grouped.message.group, group);
+  assert.equal(grouped.message.fromUserId ?? null, null);
+  assert.deepEqual(bob.log.data("server-message"), [{ hi: "bob" }]);
 });
 
 test("a dropped socket recovers the same connection and loses no message", async (t) => {

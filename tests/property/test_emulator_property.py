@@ -1,4 +1,4 @@
-"""The emulator's parsers: client frames, REST bodies, tokens, handler answers.
+"""The emulator's parsers: client frames, REST bodies, tokens, handler answers, OData filters.
 
 Any input is a typed command / value or the parser's own documented error (ProtocolError,
 ValueError, TokenError, EventRejected), which the shell turns into a close code or a 4xx.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -18,6 +19,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
+from emulator.odata_filter import FilterError, Subject
+from emulator.odata_filter import parse as parse_filter
 from emulator.reliable import AckIds, SequenceBuffer
 from emulator.subprotocol import (
     JoinGroup,
@@ -104,7 +107,7 @@ COMMANDS = (JoinGroup, LeaveGroup, SendToGroup, SendEvent, SequenceAck, Ping)
 
 def _check_frame(text: str, reliable: bool) -> None:
     try:
-        command = parse_frame(text, reliable=reliable)
+        command = parse_frame(text)
     except ProtocolError as exc:
         command = exc
     if isinstance(command, ProtocolError):
@@ -305,3 +308,94 @@ def test_sequence_buffer_and_ack_ids_take_any_ack(acks: list[int | None]) -> Non
 
 def test_nested_helper_is_valid_json() -> None:
     assert json.loads(nested(10)) == [[[[[[[[[[]]]]]]]]]]
+
+
+# --- OData filter -------------------------------------------------------------------------
+# A well-typed filter is built as (text, meaning) pairs: the text goes through the parser and
+# must mean exactly what the pair says, for any connection. Operators are rendered without
+# extra parentheses where precedence allows, so precedence itself is under test.
+_names = st.sampled_from(["u1", "U1", "o'k", "", "x y"])
+_group_names = st.sampled_from(["g1", "g2", "G1", "it's"])
+_subjects = st.builds(
+    Subject,
+    st.sampled_from(["c1", "c2"]),
+    st.one_of(st.none(), _names),
+    st.frozensets(_group_names, max_size=3),
+)
+Meaning = Callable[[Subject], bool]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _atoms() -> st.SearchStrategy[tuple[str, Meaning]]:
+    return st.one_of(
+        _names.map(lambda n: (f"userId eq {_quote(n)}", lambda s, n=n: s.user_id == n)),
+        _names.map(lambda n: (f"userId ne {_quote(n)}", lambda s, n=n: s.user_id != n)),
+        _group_names.map(lambda g: (f"{_quote(g)} in groups", lambda s, g=g: g in s.groups)),
+        st.integers(-1, 4).map(
+            lambda k: (
+                f"length(userId) gt {k}",
+                lambda s, k=k: s.user_id is not None and len(s.user_id) > k,
+            )
+        ),
+        st.integers(0, 3).map(
+            lambda k: (f"length(groups) le {k}", lambda s, k=k: len(s.groups) <= k)
+        ),
+        st.lists(_names, min_size=1, max_size=3).map(
+            lambda ns: (
+                "userId in (" + ", ".join(map(_quote, ns)) + ")",
+                lambda s, ns=ns: s.user_id in ns,
+            )
+        ),
+        st.sampled_from([("true", lambda s: True), ("false", lambda s: False)]),
+    )
+
+
+def _combine(
+    children: st.SearchStrategy[tuple[str, Meaning]],
+) -> st.SearchStrategy[tuple[str, Meaning]]:
+    def both(op: str, a: tuple[str, Meaning], b: tuple[str, Meaning]) -> tuple[str, Meaning]:
+        if op == "and":
+            return f"({a[0]}) and ({b[0]})", lambda s: a[1](s) and b[1](s)
+        return f"{a[0]} or {b[0]}", lambda s: a[1](s) or b[1](s)
+
+    return st.one_of(
+        st.builds(both, st.sampled_from(["and", "or"]), children, children),
+        children.map(lambda a: (f"not ({a[0]})", lambda s: not a[1](s))),
+        children.map(lambda a: (f"({a[0]})", a[1])),
+    )
+
+
+_filters = st.recursive(_atoms(), _combine, max_leaves=12)
+
+
+@given(_filters, st.lists(_subjects, min_size=1, max_size=4))
+@example(("userId eq 'a' or userId eq 'b' and false", lambda s: s.user_id == "a"), [])
+def test_a_filter_means_what_it_says(flt: tuple[str, Meaning], subjects: list[Subject]) -> None:
+    text, meaning = flt
+    parsed = parse_filter(text)
+    for subject in subjects:
+        assert parsed.matches(subject) is meaning(subject), (text, subject)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=120),
+        _filters.map(lambda f: f[0][:-1]),
+        _filters.map(lambda f: f[0].replace(" ", "", 1)),
+    ),
+    _subjects,
+)
+@example("not length(userId) gt 5", Subject("c", None, frozenset()))
+@example("substring(userId, 1, -1) eq null", Subject("c", "ab", frozenset()))
+def test_any_filter_text_is_a_filter_or_a_filter_error(text: str, subject: Subject) -> None:
+    try:
+        parsed = parse_filter(text)
+    except FilterError as exc:
+        refusal = str(exc)
+    else:
+        assert parsed.matches(subject) in (True, False)
+        return
+    assert refusal.startswith(("Invalid syntax", "filter is"))

@@ -53,6 +53,25 @@ def test_endpoint_settings_use_entra_upstream() -> None:
     assert s.storage == config.StreamStorage("streams", None, "https://acct.blob.core.windows.net")
 
 
+def test_upstream_authority_defaults_to_entra_and_can_be_set() -> None:
+    assert load_settings(AZURE).upstream_entra.authority_host == (  # type: ignore[union-attr]
+        "https://login.microsoftonline.com"
+    )
+    local = {**AZURE, "WebPubSubUpstreamAuthorityHost": "https://127.0.0.1:8443/"}
+    entra = load_settings(local).upstream_entra
+    assert entra is not None
+    assert entra.authority_host == "https://127.0.0.1:8443"
+
+
+@pytest.mark.parametrize(
+    "value", ["http://127.0.0.1:8443", "login.microsoftonline.com", "https://h/tenant"]
+)
+def test_upstream_authority_must_be_an_https_host(value: str) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        load_settings({**AZURE, "WebPubSubUpstreamAuthorityHost": value})
+    assert err.value.setting == "WebPubSubUpstreamAuthorityHost"
+
+
 def test_port_segment_of_connection_string() -> None:
     cs = "Endpoint=http://localhost;Port=9000;AccessKey=k;Version=1.0;"
     assert load_settings({**LOCAL, "WebPubSubConnectionString": cs}).endpoint == (

@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from codestream import signature
 from codestream.config import UpstreamEntra, load_settings
 from codestream.errors import Code
-from codestream.upstream_auth import EntraVerifier, UpstreamAuth, check_signature
+from codestream.upstream_auth import (
+    EntraVerifier,
+    UpstreamAuth,
+    check_signature,
+    issuers,
+    jwks_url,
+)
 from harness.azurite import NO_STORAGE
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -44,6 +50,25 @@ def token(key: Any = KEY, **overrides: Any) -> str:
 
 
 VERIFIER = EntraVerifier(UPSTREAM, key_resolver=lambda _token: KEY.public_key())
+
+
+def test_keys_and_issuers_follow_the_configured_authority() -> None:
+    assert jwks_url("https://login.microsoftonline.com", TENANT) == (
+        f"https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys"
+    )
+    assert issuers("https://login.microsoftonline.com", TENANT) == [
+        f"https://login.microsoftonline.com/{TENANT}/v2.0",
+        f"https://sts.windows.net/{TENANT}/",
+    ]
+    local = "https://127.0.0.1:8443"
+    assert issuers(local, TENANT) == [f"{local}/{TENANT}/v2.0"]  # no public-cloud v1 issuer
+    verifier = EntraVerifier(
+        UpstreamEntra(AUDIENCE, TENANT, PRINCIPAL, local), key_resolver=lambda _t: KEY.public_key()
+    )
+    assert verifier.verify(f"Bearer {token(iss=f'{local}/{TENANT}/v2.0')}") is None
+    refused = verifier.verify(f"Bearer {token()}")  # Entra's issuer, not the configured one
+    assert refused is not None
+    assert refused.code is Code.UNAUTHENTICATED
 
 
 @pytest.mark.parametrize(

@@ -60,3 +60,74 @@ def test_cli_rejects_bad_json(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         config_from_args(["--config-json", "{nope"])
     assert "bad config" in capsys.readouterr().err
+
+
+def test_validation_url_resolves_event_to_validate() -> None:
+    handler = parse_hubs(DOC)["codestream"].event_handlers[0]
+    assert handler.validation_url("codestream") == "http://127.0.0.1:8080/api/codestream/validate"
+
+
+MI = {"type": "ManagedIdentity", "managedIdentity": {"resource": "api://handler"}}
+ENTRA = ["--entra-authority", "https://127.0.0.1:9443/", "--entra-tenant-id", "t"]
+
+
+def _with_auth(auth: object) -> dict[str, object]:
+    handler = {"urlTemplate": "https://h/api", "systemEvents": ["connect"], "auth": auth}
+    return {"hubs": {"h": {"eventHandlers": [handler]}}}
+
+
+def test_managed_identity_auth_is_read_from_the_arm_shape() -> None:
+    handler = parse_hubs(_with_auth(MI))["h"].event_handlers[0]
+    assert handler.auth_resource == "api://handler"
+    assert parse_hubs(_with_auth({"type": "None"}))["h"].event_handlers[0].auth_resource is None
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "Key"},
+        {"type": "ManagedIdentity"},
+        "x",
+        {"type": "ManagedIdentity", "managedIdentity": {"resource": " "}},
+    ],
+)
+def test_bad_auth_is_a_config_error(auth: object) -> None:
+    with pytest.raises(ConfigError):
+        parse_hubs(_with_auth(auth))
+
+
+def test_entra_mode_from_flags() -> None:
+    argv = [*ENTRA, "--entra-allowed-principal", "ABC", "--identity-client-id", "wps"]
+    argv += ["--disable-local-auth", "--config-json", json.dumps(_with_auth(MI))]
+    config = config_from_args(argv, {"EMULATOR_IDENTITY_CLIENT_SECRET": "s3cret"})
+    assert config.entra is not None
+    assert config.entra.authority == "https://127.0.0.1:9443"
+    assert config.entra.metadata_url == (
+        "https://127.0.0.1:9443/t/v2.0/.well-known/openid-configuration"
+    )
+    assert config.entra.allowed_principals == frozenset({"abc"})
+    assert config.entra.identity_client_secret == "s3cret"
+    assert "s3cret" not in repr(config)
+    assert config.disable_local_auth
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["--entra-authority", "http://127.0.0.1:9443", "--entra-tenant-id", "t"], {}),
+        (["--entra-authority", "https://127.0.0.1:9443"], {}),
+        ([*ENTRA, "--identity-client-id", "wps"], {}),  # no secret
+        (["--disable-local-auth"], {}),
+        (["--entra-tenant-id", "t"], {}),
+        (["--tls-cert", "c.pem"], {}),
+        (["--config-json", json.dumps(_with_auth(MI))], {}),  # MI needs an identity
+    ],
+)
+def test_bad_entra_flags_are_refused(argv: list[str], env: dict[str, str]) -> None:
+    with pytest.raises(SystemExit):
+        config_from_args(argv, env)
+
+
+def test_tls_makes_the_endpoint_https(tmp_path: object) -> None:
+    config = config_from_args(["--tls-cert", "c.pem", "--tls-key", "k.pem", "--port", "9"], {})
+    assert config.endpoint == "https://127.0.0.1:9"

@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass, field
 
 from emulator.hub import Connection, Hub, Registry, valid_hub_name
+from emulator.odata_filter import parse
 from emulator.subprotocol import DataType, Payload
 
 
@@ -40,6 +41,15 @@ def test_group_fan_out_with_no_echo_and_excluded() -> None:
     assert json.loads(b.sink.frames[0])["fromUserId"] == "alice"  # type: ignore[attr-defined]
     hub.send_to_group_from_server("g", TEXT, excluded=["b"])
     assert (_data(a), _data(b), _data(c)) == (["hi"], ["hi"], ["hi", "hi"])
+    # a REST send to a group arrives as a group message with no sender, as documented
+    assert json.loads(c.sink.frames[-1]) == {  # type: ignore[attr-defined]
+        "type": "message",
+        "from": "group",
+        "group": "g",
+        "fromUserId": None,
+        "dataType": "text",
+        "data": "hi",
+    }
 
 
 def test_remove_cleans_groups_and_users() -> None:
@@ -53,16 +63,38 @@ def test_remove_cleans_groups_and_users() -> None:
     assert "g" not in hub.groups
 
 
-def test_user_group_membership_applies_to_later_connections() -> None:
+def test_adding_a_user_with_no_connection_keeps_nothing() -> None:
+    """The service answers 404 and does not remember it (Microsoft's live SDK tests)."""
     hub = Hub("hub")
-    hub.add_user_to_group("alice", "g")
-    later = _conn("a", "alice")
+    assert hub.add_user_to_group("alice", "g") is False
+    hub.add(_conn("a", "alice"))
+    assert hub.group_members("g") == []
+    assert "g" not in hub.groups
+
+
+def test_adding_a_user_adds_its_current_connections_only() -> None:
+    hub = Hub("hub")
+    first = _conn("a", "alice")
+    hub.add(first)
+    assert hub.add_user_to_group("alice", "g") is True
+    later = _conn("b", "alice")
     hub.add(later)
-    assert hub.group_members("g") == [later]
+    assert hub.group_members("g") == [first]
     hub.remove_user_from_group("alice", None)
     assert hub.group_members("g") == []
-    hub.add(_conn("b", "alice"))
-    assert hub.group_members("g") == []
+
+
+def test_filtered_fan_out() -> None:
+    hub = Hub("hub")
+    a, b = _conn("a", "alice"), _conn("b", "bob")
+    hub.add(a, ["g", "vip"])
+    hub.add(b, ["g"])
+    assert hub.send_to_all(TEXT, flt=parse("'vip' in groups")) == 1
+    assert (_data(a), _data(b)) == (["hi"], [])
+    assert hub.send_to_group_from_server("g", TEXT, flt=parse("userId ne 'alice'")) == 1
+    assert (_data(a), _data(b)) == (["hi"], ["hi"])
+    assert hub.send_to_user("alice", TEXT, flt=parse("connectionId eq 'nobody'")) == 0
+    assert [c.id for c in hub.matching(parse("length(groups) ge 1"))] == ["a", "b"]
 
 
 def test_permissions_general_and_per_group() -> None:

@@ -25,16 +25,14 @@ from emulator.subprotocol import (
 
 def test_send_to_group_json_data_keeps_its_value() -> None:
     frame = {"type": "sendToGroup", "group": "g", "dataType": "json", "data": {"a": [1, "é"]}}
-    command = parse_frame(json.dumps({**frame, "noEcho": True, "ackId": 7}), reliable=False)
+    command = parse_frame(json.dumps({**frame, "noEcho": True, "ackId": 7}))
     assert isinstance(command, SendToGroup)
     assert (command.group, command.no_echo, command.ack_id) == ("g", True, 7)
     assert command.payload.json_data() == {"a": [1, "é"]}
 
 
 def test_binary_data_is_base64_both_ways() -> None:
-    command = parse_frame(
-        '{"type":"event","event":"e","dataType":"binary","data":"AAH/"}', reliable=False
-    )
+    command = parse_frame('{"type":"event","event":"e","dataType":"binary","data":"AAH/"}')
     assert isinstance(command, SendEvent)
     assert command.payload == Payload(DataType.BINARY, b"\x00\x01\xff")
     assert command.payload.json_data() == "AAH/"
@@ -50,7 +48,9 @@ def test_binary_data_is_base64_both_ways() -> None:
         ('{"type":"sendToGroup","group":"g","dataType":"xml","data":"","ackId":4}', 4, "dataType"),
         ('{"type":"sendToGroup","group":"g","dataType":"text","data":5}', None, "string"),
         ('{"type":"event","event":"e","dataType":"binary","data":"!!"}', None, "base64"),
-        ('{"type":"sequenceAck","sequenceId":1}', None, "unknown"),  # not on the plain json one
+        ('{"type":"event","event":"1st","data":1,"ackId":5}', 5, "event must"),
+        ('{"type":"event","event":"a b","data":1}', None, "event must"),
+        ('{"type":"event","event":"' + "e" * 129 + '"}', None, "event must"),
         ('{"type":"nope","ackId":9}', 9, "unknown"),
     ],
 )
@@ -58,20 +58,30 @@ def test_bad_frames_say_why_and_keep_the_ack_id(
     text: str, ack_id: int | None, message: str
 ) -> None:
     with pytest.raises(ProtocolError, match=message) as err:
-        parse_frame(text, reliable=False)
+        parse_frame(text)
     assert err.value.ack_id == ack_id
 
 
 def test_data_type_defaults_to_json() -> None:
-    command = parse_frame('{"type":"event","event":"e","data":[1]}', reliable=False)
+    command = parse_frame('{"type":"event","event":"e","data":[1]}')
     assert isinstance(command, SendEvent)
     assert command.payload == Payload(DataType.JSON, b"[1]")
 
 
-def test_reliable_only_commands() -> None:
-    assert parse_frame('{"type":"sequenceAck","sequenceId":5}', reliable=True) == SequenceAck(5)
-    assert parse_frame('{"type":"ping"}', reliable=False) == Ping()
-    assert parse_frame('{"type":"joinGroup","group":"g"}', reliable=True) == JoinGroup("g")
+def test_event_names_follow_the_services_rule() -> None:
+    for name in ("e", "sync", "a.b-c_d", "E" + "x" * 127):
+        command = parse_frame(json.dumps({"type": "event", "event": name, "data": 1}))
+        assert isinstance(command, SendEvent)
+    for bad in ("", "_x", "-x", "x y", "x/y", "é", "x" * 129):
+        with pytest.raises(ProtocolError):
+            parse_frame(json.dumps({"type": "event", "event": bad, "data": 1}))
+
+
+def test_commands_of_either_json_protocol() -> None:
+    # sequenceAck parses on both; a connection that is not reliable ignores it
+    assert parse_frame('{"type":"sequenceAck","sequenceId":5}') == SequenceAck(5)
+    assert parse_frame('{"type":"ping"}') == Ping()
+    assert parse_frame('{"type":"joinGroup","group":"g"}') == JoinGroup("g")
 
 
 def test_server_frames() -> None:
@@ -93,6 +103,7 @@ def test_server_frames() -> None:
         "type": "message",
         "from": "group",
         "group": "g",
+        "fromUserId": None,
         "dataType": "text",
         "data": "hi",
     }
@@ -122,7 +133,7 @@ def test_payload_refuses_what_the_service_refuses(content_type: str, body: bytes
 
 def test_lone_surrogates_reach_json_receivers_unchanged() -> None:
     text = '{"type":"sendToGroup","group":"g","dataType":"text","data":"a\\ud800b"}'
-    command = parse_frame(text, reliable=False)
+    command = parse_frame(text)
     assert isinstance(command, SendToGroup)
     frame = encode(group_message("g", None, command.payload))
     frame.encode()  # sendable as a WebSocket text frame
@@ -133,11 +144,11 @@ def test_lone_surrogates_reach_json_receivers_unchanged() -> None:
 
 def test_lone_surrogates_in_json_data_are_escaped_only_when_needed() -> None:
     text = '{"type":"sendToGroup","group":"g","dataType":"json","data":["\\udfff","é"]}'
-    command = parse_frame(text, reliable=False)
+    command = parse_frame(text)
     assert isinstance(command, SendToGroup)
     assert command.payload.body.isascii()
     assert json.loads(command.payload.body) == ["\udfff", "é"]
-    plain = parse_frame('{"type":"event","event":"e","data":["é"]}', reliable=False)
+    plain = parse_frame('{"type":"event","event":"e","data":["é"]}')
     assert isinstance(plain, SendEvent)
     assert plain.payload.body == '["é"]'.encode()
 
@@ -153,7 +164,7 @@ def test_lone_surrogates_in_json_data_are_escaped_only_when_needed() -> None:
 )
 def test_deep_nan_and_bad_event_names_are_protocol_errors(text: str) -> None:
     with pytest.raises(ProtocolError):
-        parse_frame(text, reliable=False)
+        parse_frame(text)
 
 
 def test_deep_rest_json_is_a_value_error() -> None:
