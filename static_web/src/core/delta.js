@@ -2,6 +2,8 @@
 // as left by the previous change. Offsets are UTF-16 code units (JavaScript string indices),
 // the same rule the server side applies, so one function decides what a delta means.
 
+/** @typedef {[number, number, string]} Change  [from, to, insert] */
+
 /** Why a change list cannot apply: offsets out of range or a malformed entry. */
 export class DeltaError extends Error {}
 

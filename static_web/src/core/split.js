@@ -5,7 +5,7 @@ import { LIMITS } from "./contract.js";
 
 export const DELTA_BUDGET = LIMITS.deltaChangesBytes; // bytes of JSON for a delta's inserts, envelope excluded
 export const SNAPSHOT_CHUNK_BUDGET = LIMITS.snapshotChunkBytes; // bytes of JSON for one snapshot chunk's doc
-const CHANGE_OVERHEAD = LIMITS.deltaChangeOverheadBytes; // "[1234567890,1234567890,\"\"]," and friends
+export const CHANGE_OVERHEAD = LIMITS.deltaChangeOverheadBytes; // "[1234567890,1234567890,\"\"]," and friends
 
 /** UTF-8 bytes of one UTF-16 unit once JSON-escaped (a surrogate pair costs 4 for two units). */
 function unitCost(code) {
@@ -73,7 +73,7 @@ export function chunkString(s, budget = SNAPSHOT_CHUNK_BUDGET) {
  * alone is too big becomes a replace of its range followed by appends at the advancing end;
  * applying every batch in order gives exactly the same document as the original list.
  */
-export function splitChanges(changes, budget = DELTA_BUDGET) {
+export function splitChanges(changes, budget = DELTA_BUDGET, overhead = CHANGE_OVERHEAD) {
   const batches = [];
   let current = [];
   let used = 0;
@@ -87,7 +87,7 @@ export function splitChanges(changes, budget = DELTA_BUDGET) {
     used += cost;
   };
   for (const [from, to, insert] of changes) {
-    const cost = jsonStringBytes(insert) + CHANGE_OVERHEAD;
+    const cost = jsonStringBytes(insert) + overhead;
     if (cost <= budget) {
       push([from, to, insert], cost);
       continue;
@@ -95,9 +95,9 @@ export function splitChanges(changes, budget = DELTA_BUDGET) {
     let pos = from;
     let first = true;
     for (let i = 0; i < insert.length; ) {
-      const end = cutPoint(insert, i, budget - CHANGE_OVERHEAD);
+      const end = cutPoint(insert, i, budget - overhead);
       const piece = insert.slice(i, end);
-      push([pos, first ? to : pos, piece], jsonStringBytes(piece) + CHANGE_OVERHEAD);
+      push([pos, first ? to : pos, piece], jsonStringBytes(piece) + overhead);
       pos += piece.length;
       first = false;
       i = end;
