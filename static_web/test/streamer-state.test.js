@@ -252,8 +252,10 @@ test("a client that stopped by itself is restarted; a tab that lost the stream s
 test("a smaller delta budget in the contract splits a paste into more deltas", () => {
   const paste = "x".repeat(1000);
   const small = { ...LIMITS, deltaChangesBytes: 300, deltaChangeOverheadBytes: 20 };
-  for (const [limits, expected] of [[LIMITS, 1], [small, 4]]) {
-    const s = live({ limits: /** @type {typeof LIMITS} */ (limits) });
+  /** @type {Array<[typeof LIMITS, number]>} */
+  const cases = [[LIMITS, 1], [small, 4]];
+  for (const [limits, expected] of cases) {
+    const s = live({ limits });
     const sent = [];
     let actions = s.edit(0, [[0, 0, paste]], [1000, 1000]);
     for (;;) {
