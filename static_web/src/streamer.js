@@ -77,7 +77,7 @@ function perform(actions) {
         console.warn(a.what, a.detail);
         break;
       case "epoch":
-        console.warn("a new epoch begins:", a.reason);
+        console.info("a new epoch begins:", a.reason); // every watcher resyncs from a snapshot
         break;
       case "restart":
         if (client) startWithRetry(client, { isCancelled: isEnded });
