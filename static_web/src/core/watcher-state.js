@@ -30,8 +30,21 @@ export const MAX_CHUNKS = LIMITS.snapshotChunks; // the server refuses snapshots
 const isInt = (/** @type {unknown} */ x) => Number.isInteger(x) && /** @type {number} */ (x) >= 0;
 
 export class WatcherState {
-  constructor(/** @type {string} */ streamId) {
+  /**
+   * @param {string} streamId
+   * @param {object} [contract]  the contract's values (a test may run the machine under others)
+   * @param {Readonly<typeof WATCHER>} [contract.watcher]  sync pacing, buffer size
+   * @param {Readonly<typeof LIMITS>} [contract.limits]  the snapshot chunk count
+   */
+  constructor(streamId, { watcher = WATCHER, limits = LIMITS } = {}) {
     this.streamId = streamId;
+    this.pacing = {
+      syncMinIntervalMs: watcher.syncMinIntervalMs,
+      syncRetryMs: watcher.syncRetryMs,
+      syncRetryMaxMs: watcher.syncRetryMaxMs,
+      maxBuffered: watcher.maxBufferedDeltas,
+      maxChunks: limits.snapshotChunks,
+    };
     /** @type {"waiting" | "synced"} */
     this.phase = "waiting";
     /** @type {string | null} */
@@ -50,7 +63,7 @@ export class WatcherState {
     /** @type {number | null} when the last sync went out without an answer yet */
     this.awaitingSince = null;
     // a busy streamer answers late, not never: repeating at a fixed pace only adds to its queue
-    this.retryMs = SYNC_RETRY_MS;
+    this.retryMs = this.pacing.syncRetryMs;
   }
 
   get have() {
@@ -86,9 +99,9 @@ export class WatcherState {
   /** @returns {WatcherAction[]} */
   tick(/** @type {number} */ now) {
     if (this.stream === "ended" || this.phase !== "waiting") return [];
-    if (this.syncWanted && now - this.lastSyncAt >= SYNC_MIN_INTERVAL_MS) return this.#requestSync(now);
+    if (this.syncWanted && now - this.lastSyncAt >= this.pacing.syncMinIntervalMs) return this.#requestSync(now);
     if (this.stream !== "offline" && this.awaitingSince !== null && now - this.awaitingSince >= this.retryMs) {
-      this.retryMs = Math.min(this.retryMs * 2, SYNC_RETRY_MAX_MS);
+      this.retryMs = Math.min(this.retryMs * 2, this.pacing.syncRetryMaxMs);
       return this.#requestSync(now);
     }
     return [];
@@ -97,14 +110,14 @@ export class WatcherState {
   /** When the shell should call tick() next (null: no timer needed). */
   nextTick() {
     if (this.stream === "ended" || this.phase !== "waiting") return null;
-    if (this.syncWanted) return this.lastSyncAt + SYNC_MIN_INTERVAL_MS;
+    if (this.syncWanted) return this.lastSyncAt + this.pacing.syncMinIntervalMs;
     if (this.awaitingSince !== null && this.stream !== "offline") return this.awaitingSince + this.retryMs;
     return null;
   }
 
   /** @returns {WatcherAction[]} */
   #requestSync(/** @type {number} */ now) {
-    if (now - this.lastSyncAt < SYNC_MIN_INTERVAL_MS) {
+    if (now - this.lastSyncAt < this.pacing.syncMinIntervalMs) {
       this.syncWanted = true;
       return [];
     }
@@ -122,7 +135,7 @@ export class WatcherState {
     const lead = this.stream === "live" ? [] : [{ type: "stream", state: "live" }];
     this.stream = "live";
     if (this.phase === "waiting") {
-      if (this.buffer.length >= MAX_BUFFERED) this.buffer.shift();
+      if (this.buffer.length >= this.pacing.maxBuffered) this.buffer.shift();
       this.buffer.push(msg);
       return lead;
     }
@@ -157,7 +170,7 @@ export class WatcherState {
     const { epoch, v, doc, chunk } = msg;
     if (typeof epoch !== "string" || !isInt(v) || typeof doc !== "string") return [];
     const [i, n] = Array.isArray(chunk) ? chunk : [0, 1];
-    if (!isInt(i) || !isInt(n) || n < 1 || n > MAX_CHUNKS || i >= n) return [];
+    if (!isInt(i) || !isInt(n) || n < 1 || n > this.pacing.maxChunks || i >= n) return [];
     const key = `${epoch}:${v}:${n}`;
     if (!this.chunks || this.chunks.key !== key) this.chunks = { key, parts: new Array(n), got: 0 };
     if (this.chunks.parts[i] === undefined) {
@@ -177,7 +190,7 @@ export class WatcherState {
     this.hasDoc = true;
     this.awaitingSince = null;
     this.syncWanted = false;
-    this.retryMs = SYNC_RETRY_MS;
+    this.retryMs = this.pacing.syncRetryMs;
     this.stream = "live";
     /** @type {WatcherAction[]} */
     const actions = [{ type: "reset", doc: full, lang: msg.lang, title: msg.title, sel: validSel(msg.sel, full.length) ? msg.sel : null }];
