@@ -17,7 +17,7 @@ DEVHOST_STAMP := devhost/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
 WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.json
 
-.PHONY: help setup build run test lint bench clean chromium infra-tools fuzz audit soak
+.PHONY: help setup build run test lint lint-js bench clean chromium infra-tools fuzz audit soak
 
 help:
 	@echo "make run    - install, build and start CodeStream at http://localhost:$(PORT)"
@@ -26,7 +26,8 @@ help:
 	@echo "make fuzz   - long fuzz runs (dev host HTTP, emulator) and property tests; figures in tests/README.md"
 	@echo "make soak   - a few minutes of random edits and injected faults; figures in bench/results-soak.md"
 	@echo "make audit  - known vulnerabilities in what ships (pip-audit, npm audit)"
-	@echo "make lint   - ruff (check, format), mypy (strict on codestream/, emulator/)"
+	@echo "make lint   - ruff (check, format), mypy (strict on codestream/, emulator/), then lint-js"
+	@echo "make lint-js - the JavaScript's types (tsc) and lint (ESLint)"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,10 +76,20 @@ build: setup $(DIST_STAMP)
 run: build
 	$(BIN)/python -m devhost --port $(PORT) --emulator-port $(EMULATOR_PORT)
 
-lint: $(PY_STAMP)
+lint: $(PY_STAMP) lint-js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The JavaScript's habits: types (tsc over `// @ts-check` files, JSDoc; static_web/tsconfig.json
+# and static_web/test/tsconfig.json) and lint (ESLint, static_web/eslint.config.js, run from
+# here so that it reaches harness/node) of the client, its tests and the bench's Node driver.
+JS_BIN := static_web/node_modules/.bin
+JS_LINTED := static_web/src static_web/test static_web/eslint.config.js static_web/build.mjs harness/node
+lint-js: $(WEB_STAMP) $(NODE_HARNESS_STAMP)
+	$(JS_BIN)/tsc -p static_web
+	$(JS_BIN)/tsc -p static_web/test
+	$(JS_BIN)/eslint --config static_web/eslint.config.js $(JS_LINTED)
 
 test: build $(NODE_HARNESS_STAMP) chromium $(INFRA_STAMP)
 	$(MAKE) --no-print-directory lint
@@ -97,7 +108,7 @@ fuzz: build
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/property -q
 	cd static_web && FC_RUNS=5000 node --test test/*.property.test.js
 
-bench: build chromium
+bench: build chromium $(NODE_HARNESS_STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -63,7 +63,20 @@ def git_commit() -> str:
     return f"{commit}{' (with uncommitted changes)' if dirty else ''}"
 
 
+def busy_note() -> str | None:
+    """A sentence for the results when other work shared the CPU (load >= the core count)."""
+    cores = os.cpu_count() or 1
+    one, five, _ = os.getloadavg()
+    if max(one, five) < cores:
+        return None
+    return (
+        f"the machine was busy (load average at or above its {cores} cores): other work shared "
+        "the CPU, so latencies, join times and capacity are worse than on a quiet machine"
+    )
+
+
 def machine_info() -> dict[str, str]:
+    note = busy_note()
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
@@ -73,6 +86,7 @@ def machine_info() -> dict[str, str]:
         "commit": git_commit(),
         # other work on the machine skews every figure; this shows how busy it was
         "load average (1/5/15 min)": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+        **({"note": note} if note else {}),
     }
 
 

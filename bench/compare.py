@@ -4,8 +4,10 @@ One dev host (`python -m devhost`: the real Function App behind the real emulato
 built pages) carries both modes: OURS on hub `codestream` through the Function App
 (negotiate, connect/connected/sync/snapshot events), REFERENCE on hub `reference` of the
 same emulator with no event handler at all, tokens minted with the sample's roles (its
-Express server's only job). The two designs are `bench/modes.py`; bench/README.md says what
-each phase measures and which facts of the sample the reference mode reproduces.
+Express server's only job). Ours is the shipped JS client core under Node (`bench/ours.py`
+runs `harness/node/bench-ours.mjs`); the reference is a Python model (`bench/reference.py`).
+bench/README.md says what each phase measures and which facts of the sample the reference
+mode reproduces.
 
 Phases (each bounded; figures are printed as they come):
 1. latency at 8 chars/s and 60 chars/s bursts, 10 SDK watchers (+ function invocations);
@@ -37,13 +39,12 @@ import aiohttp
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from bench import BENCH_DIR, machine_info, markdown_table, percentile
-from bench.links import JSON, RELIABLE, Link, Meter, SdkLink, WireLink
-from bench.modes import (
+from bench.links import JSON, Link, Meter, SdkLink, WireLink
+from bench.ours import run_phase
+from bench.reference import (
     MODES,
     OURS,
     REFERENCE,
-    OursStreamer,
-    OursWatcher,
     ReferenceStreamer,
     ReferenceWatcher,
     Streamer,
@@ -51,6 +52,7 @@ from bench.modes import (
     poll,
 )
 from bench.session import START_DOC, Op, load
+from codestream.contract import CONTRACT
 from harness.devhost import RunningDevHost, start_devhost
 from harness.emulator import start_emulator
 
@@ -58,6 +60,7 @@ REFERENCE_HUB = "reference"
 RESULTS = BENCH_DIR / "results.md"
 TYPED_TEXT = "for item in items: total += item.price * item.quantity  # running sum\n"
 CAPACITY_P99_MS = 250.0
+OURS_TIMEOUT_S = 300.0  # one phase of the Node driver, at most
 
 
 @dataclass
@@ -173,28 +176,20 @@ class Stream:
     numbers: Iterator[int] = field(default_factory=itertools.count)
 
 
-async def open_streamer(conn: Connector, mode: str, make: MakeLink, doc: str) -> Stream:
-    if mode == OURS:
-        answer = await conn.ours({})
-        sid = answer["streamId"]
-        streamer: Streamer = OursStreamer(make(answer["url"], RELIABLE), sid, doc)
-    else:
-        sid = secrets.token_hex(3)[:5]  # the sample: 5 random base-36 characters
-        streamer = ReferenceStreamer(make(conn.reference_url(sid, True), JSON), sid, doc)
+async def open_streamer(conn: Connector, make: MakeLink, doc: str) -> Stream:
+    """The reference's streamer (ours runs under Node: bench/ours.py)."""
+    sid = secrets.token_hex(3)[:5]  # the sample: 5 random base-36 characters
+    streamer = ReferenceStreamer(make(conn.reference_url(sid, True), JSON), sid, doc)
     await streamer.start()
-    return Stream(mode, streamer, stream_id=sid)
+    return Stream(REFERENCE, streamer, stream_id=sid)
 
 
 async def add_watcher(
     conn: Connector, stream: Stream, make: MakeLink, on_doc: Callable[[Watcher, int], None]
 ) -> Watcher:
     index = next(stream.numbers)
-    if stream.mode == OURS:
-        url = (await conn.ours({"streamId": stream.stream_id}))["url"]
-        watcher: Watcher = OursWatcher(make(url, RELIABLE), stream.stream_id, index, on_doc)
-    else:
-        url = conn.reference_url(stream.stream_id, False)
-        watcher = ReferenceWatcher(make(url, JSON), stream.stream_id, index, on_doc)
+    url = conn.reference_url(stream.stream_id, False)
+    watcher: Watcher = ReferenceWatcher(make(url, JSON), stream.stream_id, index, on_doc)
     stream.watchers.append(watcher)
     await watcher.start()
     return watcher
@@ -220,7 +215,11 @@ async def close(stream: Stream) -> None:
 
 def invocations(host: RunningDevHost) -> dict[str, int]:
     with urllib.request.urlopen(f"{host.url}/_devhost/invocations", timeout=5) as resp:  # noqa: S310
-        data = json.loads(resp.read())
+        return flat_invocations(json.loads(resp.read()))
+
+
+def flat_invocations(data: dict[str, Any]) -> dict[str, int]:
+    """The dev host's counters as {"negotiate": n, ..., "event sync": n}."""
     return {
         **data.get("functions", {}),
         **{f"event {k}": v for k, v in data.get("events", {}).items()},
@@ -296,15 +295,25 @@ class LatencyResult:
     problems: list[str]
 
 
+BURST_PAUSE_S = 1.0
+
+
+def workloads(sizes: Sizes) -> list[tuple[int, float, int]]:
+    """(keys, chars per second, bursts): steady typing, then bursts BURST_PAUSE_S apart."""
+    return [(sizes.steady_keys, 8.0, 1), (sizes.burst_keys, 60.0, sizes.bursts)]
+
+
 async def latency_phase(
     conn: Connector, host: RunningDevHost, mode: str, sizes: Sizes
 ) -> LatencyResult:
+    if mode == OURS:
+        return await latency_ours(host, sizes)
     clock = KeyClock()
 
     def make(url: Any, sub: str) -> Link:
         return SdkLink(url, sub)
 
-    stream = await open_streamer(conn, mode, make, START_DOC)
+    stream = await open_streamer(conn, make, START_DOC)
     problems: list[str] = []
     try:
         for _ in range(sizes.watchers):
@@ -313,13 +322,12 @@ async def latency_phase(
         before = await asyncio.to_thread(invocations, host)
         results = []
         streaming_s = 0.0
-        for keys, per_s, bursts in (
-            (sizes.steady_keys, 8.0, 1),
-            (sizes.burst_keys, 60.0, sizes.bursts),
-        ):
+        for keys, per_s, bursts in workloads(sizes):
             clock.start(len(stream.streamer.doc))
             sent_before = stream.streamer.sent_messages
-            streaming_s += await type_keys(stream.streamer, clock, keys, per_s, bursts)
+            streaming_s += await type_keys(
+                stream.streamer, clock, keys, per_s, bursts, BURST_PAUSE_S
+            )
             problems += await converge(stream)
             clock.active = False
             expected = keys * bursts * len(stream.watchers)
@@ -332,6 +340,34 @@ async def latency_phase(
         await close(stream)
     return LatencyResult(
         results[0][0], results[1][0], results[0][1], results[1][1], streaming_s, used, problems
+    )
+
+
+async def latency_ours(host: RunningDevHost, sizes: Sizes) -> LatencyResult:
+    """The same phase with the shipped JS client (one Node process, so one clock)."""
+    params = {
+        "base": host.url,
+        "doc": START_DOC,
+        "watchers": sizes.watchers,
+        "typed_text": TYPED_TEXT,
+        "workloads": [
+            {"keys": keys, "per_s": per_s, "bursts": bursts, "pause_s": BURST_PAUSE_S}
+            for keys, per_s, bursts in workloads(sizes)
+        ],
+    }
+    r = await run_phase("latency", params, OURS_TIMEOUT_S)
+    used = invocation_diff(
+        flat_invocations(r["invocations_after"]), flat_invocations(r["invocations_before"])
+    )
+    steady, burst = r["runs"]
+    return LatencyResult(
+        steady["latencies_ns"],
+        burst["latencies_ns"],
+        steady["messages"],
+        burst["messages"],
+        r["streaming_s"],
+        used,
+        r["problems"],
     )
 
 
@@ -362,9 +398,16 @@ class StormResult:
     document_sends: str  # how many whole documents went out, and what became of them
 
 
+STORM_TYPING_PER_S = 8.0
+STORM_SYNC_WAIT_S = 30.0  # for every watcher to hold a document
+STORM_CONVERGE_S = 10.0  # then for every watcher to hold the streamer's latest
+
+
 async def storm_phase(
     conn: Connector, host: RunningDevHost, mode: str, sizes: Sizes
 ) -> StormResult:
+    if mode == OURS:
+        return await storm_ours(host, sizes)
     connector = aiohttp.TCPConnector(limit=0)
     problems: list[str] = []
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -372,7 +415,7 @@ async def storm_phase(
         def make(url: Any, sub: str) -> Link:
             return WireLink(session, url, sub)
 
-        stream = await open_streamer(conn, mode, make, big_doc(sizes.storm_doc_chars))
+        stream = await open_streamer(conn, make, big_doc(sizes.storm_doc_chars))
         streamer_link = stream.streamer.link
         assert isinstance(streamer_link, WireLink)
         before_meter = Meter(**vars(streamer_link.meter))
@@ -389,8 +432,9 @@ async def storm_phase(
                 stream.streamer.edit(Op(0, "type", at, 0, ch, (at + 1, at + 1)))
                 at += 1
                 n += 1
+                next_at = t0 + n / STORM_TYPING_PER_S
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(typing.wait(), max(0.0, t0 + n / 8.0 - loop.time()))
+                    await asyncio.wait_for(typing.wait(), max(0.0, next_at - loop.time()))
 
         typist = asyncio.create_task(type_in_the_middle())
         started = time.monotonic()
@@ -404,10 +448,11 @@ async def storm_phase(
                 problems.append(f"join {i}: {type(exc).__name__}: {exc}")
 
         await asyncio.gather(*(join(i) for i in range(sizes.storm_watchers)))
-        await poll(lambda: all(w.synced_ns is not None for w in stream.watchers), 30, 0.05)
+        synced = lambda: all(w.synced_ns is not None for w in stream.watchers)  # noqa: E731
+        await poll(synced, STORM_SYNC_WAIT_S, 0.05)
         typing.set()
         await typist
-        behind = await converge(stream, 10)
+        behind = await converge(stream, STORM_CONVERGE_S)
         if behind:  # one line, not one per watcher
             never = sum(1 for w in stream.watchers if w.doc is None)
             problems.append(
@@ -424,25 +469,51 @@ async def storm_phase(
         to_full = [
             w.synced_ns - w.connect_started_ns if w.synced_ns else math.inf for w in stream.watchers
         ]
-        if isinstance(stream.streamer, OursStreamer):
-            codes: dict[str, int] = {}
-            for e in stream.streamer.errors:
-                codes[e.get("code", "?")] = codes.get(e.get("code", "?"), 0) + 1
-            syncs = sum(w.syncs for w in stream.watchers)  # type: ignore[attr-defined]
-            sends = (
-                f"{syncs} `sync` events (retries after 4 s included), "
-                f"{stream.streamer.snapshots} snapshots sent (each acknowledged after "
-                f"p50 {ms(stream.streamer.snapshot_ns, 50):,.0f} ms / p99 "
-                f"{ms(stream.streamer.snapshot_ns, 99):,.0f} ms), refused by the Function App: "
-                + (", ".join(f"{n} {code}" for code, n in codes.items()) or "none")
-            )
-        else:
-            assert isinstance(stream.streamer, ReferenceStreamer)
-            sends = f"{stream.streamer.fulls} `full` messages, each to the whole group"
+        assert isinstance(stream.streamer, ReferenceStreamer)
+        sends = f"{stream.streamer.fulls} `full` messages, each to the whole group"
         say(f"    {mode}: {sends}")
         joined = len(stream.watchers)
         await close(stream)
     return StormResult(joined, delivered, upload, to_full, wall, used, problems, sends)
+
+
+async def storm_ours(host: RunningDevHost, sizes: Sizes) -> StormResult:
+    params = {
+        "base": host.url,
+        "doc": big_doc(sizes.storm_doc_chars),
+        "watchers": sizes.storm_watchers,
+        "seconds": sizes.storm_seconds,
+        "per_s": STORM_TYPING_PER_S,
+        "typed_text": TYPED_TEXT,
+        "sync_wait_s": STORM_SYNC_WAIT_S,
+        "converge_s": STORM_CONVERGE_S,
+    }
+    r = await run_phase("storm", params, OURS_TIMEOUT_S)
+    snapshot_ns = r["snapshot_ns"]
+    codes = r["errors"]
+    sends = (
+        f"{r['syncs']} `sync` events (retries included), "
+        f"{r['snapshots']} snapshots sent (each acknowledged after "
+        f"p50 {ms(snapshot_ns, 50):,.0f} ms / p99 {ms(snapshot_ns, 99):,.0f} ms), "
+        "refused by the Function App: "
+        + (", ".join(f"{n} {code}" for code, n in codes.items()) or "none")
+    )
+    say(f"    ours: {sends}")
+    used = invocation_diff(
+        flat_invocations(r["invocations_after"]), flat_invocations(r["invocations_before"])
+    )
+    # a watcher that never got the whole document counts as infinitely late
+    to_full = [math.inf if t is None else t for t in r["to_full_ns"]]
+    return StormResult(
+        r["joined"],
+        r["delivered_bytes"],
+        r["streamer_upload"],
+        to_full,
+        r["wall_s"],
+        used,
+        r["problems"],
+        sends,
+    )
 
 
 # ----------------------------------------------------------------- 3. bytes per character
@@ -463,12 +534,30 @@ async def session_phase(conn: Connector, mode: str, sizes: Sizes) -> SessionResu
     doc, ops = load()
     if sizes.session_ops:
         ops = ops[: sizes.session_ops]
+    typed = sum(1 for op in ops if op.kind == "type")
+    if mode == OURS:
+        params = {
+            "base": conn.host.url,
+            "doc": doc,
+            "ops": [op.to_json() for op in ops],
+            "speed": sizes.session_speed,
+        }
+        r = await run_phase("session", params, OURS_TIMEOUT_S)
+        return SessionResult(
+            typed,
+            len(ops),
+            Meter(**r["upload"]),
+            Meter(**r["download"]),
+            r["messages"],
+            r["change_bytes"],
+            r["problems"],
+        )
     async with aiohttp.ClientSession() as session:
 
         def make(url: Any, sub: str) -> Link:
             return WireLink(session, url, sub)
 
-        stream = await open_streamer(conn, mode, make, doc)
+        stream = await open_streamer(conn, make, doc)
         await add_watcher(conn, stream, make, lambda w, t: None)
         problems = await converge(stream)
         s_link, w_link = stream.streamer.link, stream.watchers[0].link
@@ -499,7 +588,6 @@ async def session_phase(conn: Connector, mode: str, sizes: Sizes) -> SessionResu
         messages = stream.streamer.sent_messages - sent0
         change_bytes = stream.streamer.change_bytes - changes0
         await close(stream)
-    typed = sum(1 for op in ops if op.kind == "type")
     return SessionResult(typed, len(ops), upload, download, messages, change_bytes, problems)
 
 
@@ -531,37 +619,49 @@ async def capacity_phase(mode: str, sizes: Sizes) -> list[CapacityRow]:
     with start_emulator({"hubs": {hub: {"eventHandlers": []}}}) as emulator:
         pid = emulator.process.process.pid
         service = WebPubSubServiceClient.from_connection_string(emulator.connection_string, hub=hub)
-        sid = secrets.token_urlsafe(12) if mode == OURS else secrets.token_hex(3)[:5]
+        if mode == OURS:
+            sid = secrets.token_urlsafe(12)
+            # the tokens the Function App would issue: the streamer's user, the watchers' group
+            params = {
+                "stream_id": sid,
+                "streamer_url": service.get_client_access_token(
+                    user_id=f"{CONTRACT.streamer_prefix}{sid}",
+                    roles=[f"{CONTRACT.send_role_prefix}{sid}"],
+                    minutes_to_expire=60,
+                )["url"],
+                "watcher_url": service.get_client_access_token(groups=[sid], minutes_to_expire=60)[
+                    "url"
+                ],
+                "doc": START_DOC,
+                "sizes": list(sizes.capacity_sizes),
+                "keys": sizes.capacity_keys,
+                "per_s": 8.0,
+                "typed_text": TYPED_TEXT,
+                "p99_limit_ms": CAPACITY_P99_MS,
+                "budget_s": sizes.capacity_budget_s,
+                "emulator_pid": pid,
+            }
+            r = await run_phase("capacity", params, OURS_TIMEOUT_S)
+            return [CapacityRow(**row) for row in r["rows"]]
+        sid = secrets.token_hex(3)[:5]
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            if mode == OURS:
-                url = service.get_client_access_token(
-                    user_id=f"streamer:{sid}",
-                    roles=[f"webpubsub.sendToGroup.{sid}"],
-                    minutes_to_expire=60,
-                )["url"]
-                streamer: Streamer = OursStreamer(WireLink(session, url, RELIABLE), sid, START_DOC)
-                watcher_url = service.get_client_access_token(groups=[sid], minutes_to_expire=60)[
-                    "url"
-                ]
-                key = "v"
-            else:
-                url = service.get_client_access_token(
-                    roles=[
-                        f"webpubsub.sendToGroup.{sid}",
-                        f"webpubsub.joinLeaveGroup.{sid}-control",
-                    ],
-                    minutes_to_expire=60,
-                )["url"]
-                streamer = ReferenceStreamer(WireLink(session, url, JSON), sid, START_DOC)
-                watcher_url = service.get_client_access_token(
-                    roles=[
-                        f"webpubsub.sendToGroup.{sid}-control",
-                        f"webpubsub.joinLeaveGroup.{sid}",
-                    ],
-                    minutes_to_expire=60,
-                )["url"]
-                key = "version"
+            url = service.get_client_access_token(
+                roles=[
+                    f"webpubsub.sendToGroup.{sid}",
+                    f"webpubsub.joinLeaveGroup.{sid}-control",
+                ],
+                minutes_to_expire=60,
+            )["url"]
+            streamer: Streamer = ReferenceStreamer(WireLink(session, url, JSON), sid, START_DOC)
+            watcher_url = service.get_client_access_token(
+                roles=[
+                    f"webpubsub.sendToGroup.{sid}-control",
+                    f"webpubsub.joinLeaveGroup.{sid}",
+                ],
+                minutes_to_expire=60,
+            )["url"]
+            key = "version"
             await streamer.start()
             sent_at: dict[int, int] = streamer.sent_at  # type: ignore[attr-defined]
             latencies: list[int] = []
@@ -575,12 +675,9 @@ async def capacity_phase(mode: str, sizes: Sizes) -> list[CapacityRow]:
 
             async def connect() -> None:
                 async with gate:
-                    link = WireLink(
-                        session, watcher_url, RELIABLE if mode == OURS else JSON, on_message
-                    )
+                    link = WireLink(session, watcher_url, JSON, on_message)
                     await link.open()
-                    if mode == REFERENCE:
-                        await link.join_group(sid)
+                    await link.join_group(sid)
                     links.append(link)
 
             baseline_rss = rss_bytes(pid)
@@ -777,12 +874,15 @@ async def run_async(
             report.section(
                 "1. Keystroke-to-watcher latency (protocol level)",
                 f"""
-Time from a keystroke in the streamer's model editor to the moment a watcher has applied
-it, in ms, over {sizes.watchers} watchers; both ends are Microsoft's async Python Web
-PubSub client (`azure.messaging.webpubsubclient.aio`) in one process (one clock).
+Time from a keystroke in the streamer's editor (a string: no browser here) to the moment a
+watcher has applied it, in ms, over {sizes.watchers} watchers, streamer and watchers in one
+process (one clock). Ours: the shipped client cores (`static_web/src/core`: StreamerState,
+WatcherState) under Node with Microsoft's `@azure/web-pubsub-client`, reliable JSON
+subprotocol, leading edge + 40 ms batching, one acknowledged delta in flight. Reference: the
+sample's protocol modelled in Python with Microsoft's async Python client
+(`azure.messaging.webpubsubclient.aio`), JSON subprotocol, flush every 200 ms.
 {sizes.steady_keys} keys at 8 chars/s; {sizes.bursts} bursts of {sizes.burst_keys} keys at
-60 chars/s, 1 s apart. Ours: reliable JSON subprotocol, leading edge + 40 ms batching,
-one acknowledged delta in flight. Reference: JSON subprotocol, flush every 200 ms.""",
+60 chars/s, 1 s apart.""",
                 ["workload", "percentile", "ours ms", "reference ms", "ours lower by"],
                 rows,
             )
@@ -876,8 +976,10 @@ negotiates), so it invokes nothing either; what differs is the cost of a join (p
 {sizes.storm_watchers} watchers join one stream within {sizes.storm_seconds:g} s (one every
 {sizes.storm_seconds / sizes.storm_watchers * 1000:.0f} ms) while the streamer types 8 chars/s
 into the middle of a {sizes.storm_doc_chars // 1024} KB document. Bytes are WebSocket frames
-(payload + frame header) counted by raw aiohttp clients (tokens from our negotiate / minted
-with the service SDK the sample's way); "delivered" = everything all clients received from
+(payload + frame header), counted for ours at the socket of each `@azure/web-pubsub-client`
+running the shipped cores (tokens from our negotiate), for the reference by raw aiohttp
+clients (tokens minted with the service SDK the sample's way); ours' counts include the
+SDK's own keep-alive pings and sequence acks. "delivered" = everything all clients received from
 the first join until every watcher held the streamer's document. Connect to full document:
 from opening the WebSocket (after negotiate) to holding the whole document. Ours also costs
 Function App invocations per join: {", ".join(f"{k} {v}" for k, v in per_join.items())}; the
@@ -967,7 +1069,8 @@ message, which is what the leading edge gives up to keep latency low (section 1)
 `bench/session.json` ({o3.ops} editor operations: {typed} typed characters, backspaces,
 cursor moves, a paste, its undo and redo; {replay_s:.0f} s)
 replayed at its recorded timing by both designs at once, one watcher each. Bytes of WebSocket
-frames (payload + header) per typed character, counted by raw aiohttp clients.
+frames (payload + header) per typed character, counted at the socket of the shipped JS client
+(ours, under Node) and of raw aiohttp clients (reference).
 {why}""",
                 ["direction", "ours B/char", "reference B/char", "ours fewer by"],
                 rows,
@@ -1037,15 +1140,17 @@ def capacity_section(report: Report, sizes: Sizes) -> None:
     report.section(
         "4. Fan-out capacity of one stream (emulator)",
         f"""
-A fresh emulator per design; N watchers (raw aiohttp, tokens minted with the service SDK with
-each design's claims: ours join by token on the reliable subprotocol and acknowledge sequence
-ids; the reference joins with `joinGroup` on the JSON subprotocol) of one stream, N growing
+A fresh emulator per design; N watchers (tokens minted with the service SDK with each
+design's claims) of one stream: for ours, `@azure/web-pubsub-client` instances in one Node
+process, joined by their token on the reliable subprotocol (the SDK acknowledges sequence
+ids), fed by the shipped StreamerState; for the reference, raw aiohttp clients that join with
+`joinGroup` on the JSON subprotocol. N growing
 through {", ".join(map(str, sizes.capacity_sizes))} until p99 >= {CAPACITY_P99_MS:.0f} ms
 twice in a row at one size (the second try guards against stalls caused by other work on this
 shared machine; both designs get it), something is lost, or the phase's
 {sizes.capacity_budget_s:.0f} s budget is spent. Workload:
-{sizes.capacity_keys} keys at 8 chars/s; delivery = the streamer putting the message on its
-socket to a watcher receiving it (the reference's 200 ms buffering is not counted here).
+{sizes.capacity_keys} keys at 8 chars/s; delivery = the streamer handing the message to its
+client to a watcher receiving it (the reference's 200 ms buffering is not counted here).
 Memory = the emulator's VmRSS growth over N. Clients and emulator share the 2 cores.
 
 Capacity (p99 < {CAPACITY_P99_MS:.0f} ms): ours {cap_text(OURS)};

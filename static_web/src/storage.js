@@ -1,3 +1,4 @@
+// @ts-check
 // What a streamer page keeps in localStorage so that a reload resumes the same stream:
 // the owner key (never in a URL) and the document. Storage may be full or disabled: then the
 // page still works, it only cannot resume.
@@ -5,7 +6,8 @@ const OWNER = "codestream.owner";
 const DOC = "codestream.doc";
 const THEME = "codestream.theme";
 
-function read(key) {
+/** @returns {any} what was stored (checked by each caller) */
+function read(/** @type {string} */ key) {
   try {
     const raw = localStorage.getItem(key);
     return raw ? JSON.parse(raw) : null;
@@ -14,7 +16,7 @@ function read(key) {
   }
 }
 
-function write(key, value) {
+function write(/** @type {string} */ key, /** @type {unknown} */ value) {
   try {
     localStorage.setItem(key, JSON.stringify(value));
     return true;
@@ -23,11 +25,12 @@ function write(key, value) {
   }
 }
 
+/** @returns {{ streamId: string, ownerKey: string } | null} */
 export function loadOwner() {
   const o = read(OWNER);
   return o && typeof o.streamId === "string" && typeof o.ownerKey === "string" ? o : null;
 }
-export const saveOwner = (streamId, ownerKey) => write(OWNER, { streamId, ownerKey });
+export const saveOwner = (/** @type {string} */ streamId, /** @type {string} */ ownerKey) => write(OWNER, { streamId, ownerKey });
 export function clearOwner() {
   try {
     localStorage.removeItem(OWNER);
@@ -36,14 +39,16 @@ export function clearOwner() {
   }
 }
 
+/** @returns {{ text: string, lang?: string, title?: string } | null} */
 export function loadDoc() {
   const d = read(DOC);
   return d && typeof d.text === "string" ? d : null;
 }
-export const saveDoc = (doc) => write(DOC, doc);
+export const saveDoc = (/** @type {{ text: string, lang: string, title: string }} */ doc) => write(DOC, doc);
 
+/** @returns {"light" | "dark" | null} */
 export const loadTheme = () => {
   const t = read(THEME);
   return t === "light" || t === "dark" ? t : null;
 };
-export const saveTheme = (t) => write(THEME, t);
+export const saveTheme = (/** @type {string} */ t) => write(THEME, t);

@@ -1,21 +1,24 @@
-// Streamer page: the editor is the one source of truth; every edit becomes numbered deltas sent
-// straight to the stream group, and sync requests are answered with chunked snapshots.
+// @ts-check
+// Streamer page: the editor is where the document is written; the pure StreamerState turns its
+// edits into numbered deltas and answers sync requests with chunked snapshots. This file only
+// feeds it events (edits, the clock, connection changes, how each send ended, server messages)
+// and performs its actions (sends, status), plus the page's own chores (storage, controls).
+/** @import { StreamerAction, StreamerStatus } from "./core/streamer-state.js" */
+/** @import { EditorState } from "@codemirror/state" */
 import { EditorSelection } from "@codemirror/state";
 import { keymap } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { createEditor, EditorView } from "./ui/editor.js";
 import { LANGUAGES, DEFAULT_LANG, findLanguage } from "./ui/languages.js";
 import { announcer, copyText, flash, statusBadge, themeToggle, initialTheme } from "./ui/chrome.js";
-import { Batcher } from "./core/batcher.js";
 import { changeSetToChanges } from "./core/delta.js";
-import { batchToDeltas, newEpoch, queueBatch } from "./core/deltas.js";
-import { chunkString } from "./core/split.js";
 import { LIMITS } from "./core/contract.js";
-import { SnapshotQueue } from "./core/snapshot-queue.js";
+import { StreamerState } from "./core/streamer-state.js";
 import { negotiate, NegotiateError } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
 import { clearOwner, loadDoc, loadOwner, saveDoc, saveOwner } from "./storage.js";
 import { shareLink, streamIdFromLocation } from "./config.js";
+import { byId } from "./ui/dom.js";
 
 // a share link pasted with the wrong page (`/#<id>`, `/?s=<id>`) still leads to the watcher
 const linked = streamIdFromLocation();
@@ -24,95 +27,120 @@ if (linked) {
   await new Promise(() => {}); // stop here: this page must not start a stream of its own
 }
 
-const $ = (id) => document.getElementById(id);
-const setStatus = statusBadge($("status"));
-const announce = announcer($("announce"));
+const setStatus = statusBadge(byId("status"));
+const announce = announcer(byId("announce"));
+const endButton = byId("end", HTMLButtonElement);
+const watchersLabel = byId("watchers");
 
 const WELCOME = `# Welcome to CodeStream: type here, share the link, and watchers see every keystroke.\n\ndef hello(name: str) -> str:\n    return f"Hello, {name}!"\n`;
 const saved = loadDoc();
 let lang = saved?.lang && findLanguage(saved.lang).id === saved.lang ? saved.lang : DEFAULT_LANG;
 let title = typeof saved?.title === "string" ? saved.title : "";
 
-// ---- stream identity and outgoing deltas ----
-let owner = loadOwner(); // {streamId, ownerKey} once negotiated
-let epoch = newEpoch();
-let v = 0;
-const batcher = new Batcher();
-const outbox = []; // delta messages not yet acknowledged, in version order
-let sealed = 0; // the last version a snapshot was taken at: no more changes may join it
-let ackCounter = 1_000_000_000; // our own ack ids, far from the SDK's (which start at 1)
-let batchTimer = null;
-let connected = false;
-let sending = false;
-let ended = false;
+// ---- the protocol core ----
+/** @type {{ streamId: string, ownerKey: string } | null} */
+let owner = loadOwner(); // once negotiated
+/** @type {StreamerState | null} made once the editor holds the document (the core mirrors it) */
+let core = null;
+/** @type {ReturnType<typeof createPubSub> | null} */
 let client = null;
 let moved = false; // another tab of this browser took the stream over
+const now = () => performance.now();
+const isEnded = () => core?.ended ?? false;
 
-function enqueue(batch) {
-  if (!batch) return;
-  // only outbox[0] is ever in flight: a later entry was never sent and can take more changes
-  const tail = outbox.length > 1 ? outbox[outbox.length - 1].msg : null;
-  const queued = queueBatch(tail, epoch, v, batch, { sealed });
-  if (queued.replace) outbox.pop();
-  v = queued.v;
-  for (const d of queued.deltas) outbox.push({ msg: d, ackId: ackCounter++ });
-  pump();
-}
+/** The `control` events handed to the client so far: "stop" waits for them (`ended` last). */
+/** @type {Promise<unknown>} */
+let controls = Promise.resolve();
 
-function handleBatch({ flush, timerAt }) {
-  enqueue(flush);
-  if (timerAt !== null && batchTimer === null) {
-    batchTimer = setTimeout(() => {
-      batchTimer = null;
-      handleBatch(batcher.onTimer(performance.now()));
-    }, Math.max(0, timerAt - performance.now()));
-  }
-}
-
-/** Send queued deltas one at a time, in order, each acknowledged (so none is lost or reordered). */
-async function pump() {
-  if (sending || !connected || !owner || ended) return;
-  sending = true;
-  let retryIn = 0;
-  try {
-    while (outbox.length && connected && !ended) {
-      const { msg, ackId } = outbox[0];
-      try {
-        await client.sendToGroup(owner.streamId, msg, "json", { noEcho: true, ackId });
-        outbox.shift();
-      } catch (e) {
-        if (e?.errorDetail) {
-          // the service refused it (not a network problem): start a new epoch so that every
-          // watcher resynchronizes from a snapshot instead of waiting for a lost version
-          console.warn("delta refused", e.errorDetail);
-          restartEpoch();
-          retryIn = 2000;
-        } else {
-          retryIn = 1000; // not sent; "connected"/recovery also restarts the pump
-        }
+/** @param {StreamerAction[]} actions */
+function perform(actions) {
+  for (const a of actions) {
+    switch (a.type) {
+      case "delta":
+        sendDelta(a.group, a.ackId, a.msg);
+        break;
+      case "snapshot":
+        sendSnapshotChunk(a.to, a.ticket, a.data);
+        break;
+      case "control": {
+        const sent = client?.sendEvent("control", a.data, "json").catch((e) => console.warn("control", e));
+        controls = controls.then(() => sent);
         break;
       }
+      case "status":
+        showStatus(a.state);
+        break;
+      case "watchers":
+        watchersLabel.textContent = `${a.count} watching`;
+        break;
+      case "warn":
+        console.warn(a.what, a.detail);
+        break;
+      case "epoch":
+        console.info("a new epoch begins:", a.reason); // every watcher resyncs from a snapshot
+        break;
+      case "restart":
+        if (client) startWithRetry(client, { isCancelled: isEnded });
+        break;
+      case "stop":
+        controls.then(() => client?.stop());
+        break;
     }
-  } finally {
-    sending = false;
   }
-  if (retryIn) setTimeout(pump, retryIn);
+  scheduleTick();
 }
 
-function restartEpoch() {
-  outbox.length = 0;
-  epoch = newEpoch();
-  v = 0;
-  sealed = 0;
-  const announce = batchToDeltas(epoch, v, { changes: [], sel: selectionOf(editor.view.state) });
-  v += announce.length;
-  for (const d of announce) outbox.push({ msg: d, ackId: ackCounter++ });
+/** @param {(core: StreamerState) => StreamerAction[]} event */
+function feed(event) {
+  if (core) perform(event(core));
 }
 
-const selectionOf = (state) => [state.selection.main.anchor, state.selection.main.head];
+/**
+ * @param {string} group
+ * @param {number} ackId
+ * @param {import("./core/deltas.js").DeltaMessage} msg
+ */
+function sendDelta(group, ackId, msg) {
+  client?.sendToGroup(group, msg, "json", { noEcho: true, ackId }).then(
+    () => feed((c) => c.deltaSent(now(), ackId)),
+    // an errorDetail means the service refused it (not a network problem)
+    (e) => feed((c) => c.deltaFailed(now(), ackId, { refused: Boolean(e?.errorDetail), detail: e?.errorDetail ?? e })),
+  );
+}
+
+/**
+ * @param {string} to
+ * @param {number} ticket
+ * @param {import("./core/streamer-state.js").SnapshotData} data
+ */
+function sendSnapshotChunk(to, ticket, data) {
+  client?.sendEvent("snapshot", data, "json").then(
+    () => feed((c) => c.snapshotSent(now(), to, ticket)),
+    (e) => feed((c) => c.snapshotFailed(now(), to, ticket, e)), // the watcher asks again
+  );
+}
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let tickTimer;
+function scheduleTick() {
+  clearTimeout(tickTimer);
+  const at = core?.nextTick() ?? null;
+  if (at !== null) tickTimer = setTimeout(() => feed((c) => c.tick(now())), Math.max(0, at - now()));
+}
+
+/** @param {StreamerStatus} state */
+function showStatus(state) {
+  setStatus(state);
+  if (state === "live") endButton.disabled = false;
+  if (state === "ended" || state === "moved") endButton.disabled = true;
+}
+
+/** @returns {[number, number]} */
+const selectionOf = (/** @type {EditorState} */ state) => [state.selection.main.anchor, state.selection.main.head];
 
 // ---- persistence ----
-let saveTimer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let saveTimer;
 function persistSoon() {
   clearTimeout(saveTimer);
   saveTimer = setTimeout(persistNow, 300);
@@ -133,11 +161,11 @@ addEventListener("pagehide", (e) => {
 const onEdit = EditorView.updateListener.of((u) => {
   if (!u.docChanged && !u.selectionSet) return;
   const changes = u.docChanged ? changeSetToChanges(u.changes) : [];
-  handleBatch(batcher.push(performance.now(), changes, selectionOf(u.state)));
+  feed((c) => c.edit(now(), changes, selectionOf(u.state)));
   if (u.docChanged) persistSoon();
 });
 const editor = createEditor({
-  host: $("editor"),
+  host: byId("editor"),
   doc: saved ? saved.text : WELCOME,
   readOnly: false,
   label: "Code editor (your stream). Press Escape then Tab to leave the editor.",
@@ -146,107 +174,57 @@ const editor = createEditor({
 });
 if (!saved) editor.view.dispatch({ selection: EditorSelection.cursor(editor.view.state.doc.length) });
 editor.setLanguage(lang);
-themeToggle($("theme"), (t) => editor.setTheme(t));
+themeToggle(byId("theme", HTMLButtonElement), (t) => editor.setTheme(t));
+core = new StreamerState({ doc: editor.view.state.doc.toString(), sel: selectionOf(editor.view.state), lang, title });
 
 // ---- controls ----
-const langSelect = $("lang");
+const langSelect = byId("lang", HTMLSelectElement);
 for (const l of LANGUAGES) langSelect.append(new Option(l.label, l.id, false, l.id === lang));
 langSelect.addEventListener("change", () => {
   lang = langSelect.value;
   editor.setLanguage(lang);
   persistNow();
-  sendControl({ lang });
+  feed((c) => c.setLang(now(), lang));
 });
-const titleInput = $("title");
+const titleInput = byId("title", HTMLInputElement);
 titleInput.maxLength = LIMITS.titleChars; // the server refuses longer titles
 titleInput.value = title;
-let titleTimer = null;
 titleInput.addEventListener("input", () => {
   title = titleInput.value.slice(0, LIMITS.titleChars);
   persistSoon();
-  clearTimeout(titleTimer);
-  titleTimer = setTimeout(() => sendControl({ title }), 400);
+  feed((c) => c.setTitle(now(), title));
 });
 
-function sendControl(fields) {
-  if (!connected || !owner || ended) return; // snapshots carry lang and title for later joiners
-  client.sendEvent("control", { streamId: owner.streamId, ...fields }, "json").catch((e) => console.warn("control", e));
-}
-
-$("copy-link").addEventListener("click", async () => {
-  const ok = await copyText($("share").value);
-  flash($("copy-link"), ok ? "Copied!" : "Copy failed", announce);
+const shareInput = byId("share", HTMLInputElement);
+byId("copy-link").addEventListener("click", async () => {
+  const ok = await copyText(shareInput.value);
+  flash(byId("copy-link"), ok ? "Copied!" : "Copy failed", announce);
 });
-$("share").addEventListener("focus", (e) => e.target.select());
+shareInput.addEventListener("focus", () => shareInput.select());
 
-$("end").addEventListener("click", async () => {
-  if (ended || !confirmEnd()) return;
-  ended = true;
-  $("end").disabled = true;
-  try {
-    if (connected && owner) await client.sendEvent("control", { streamId: owner.streamId, ended: true }, "json");
-  } catch (e) {
-    console.warn("end", e);
-  }
-  client?.stop();
+endButton.addEventListener("click", () => {
+  if (isEnded() || !confirmEnd()) return;
+  feed((c) => c.end(now()));
   clearOwner(); // the next visit starts a new stream; the document stays
   persistNow();
-  setStatus("ended");
-  $("watchers").textContent = "";
-  $("new-stream").hidden = false;
-  $("new-stream").focus();
+  watchersLabel.textContent = "";
+  const again = byId("new-stream");
+  again.hidden = false;
+  again.focus();
 });
-$("new-stream").addEventListener("click", () => location.reload());
+byId("new-stream").addEventListener("click", () => location.reload());
 
 function confirmEnd() {
-  return $("end").dataset.noconfirm === "1" || window.confirm("End this stream for every watcher?");
+  return endButton.dataset.noconfirm === "1" || window.confirm("End this stream for every watcher?");
 }
 
+/** @param {string} streamId */
 function showStream(streamId) {
   const link = shareLink(streamId);
-  $("share").value = link;
-  $("open-watch").href = link;
+  shareInput.value = link;
+  byId("open-watch", HTMLAnchorElement).href = link;
 }
 if (owner) showStream(owner.streamId);
-
-// ---- server messages ----
-const snapshots = new SnapshotQueue(); // at most one snapshot (and one follow-up) per watcher
-
-function answerSync(req) {
-  if (typeof req.connectionId !== "string" || !owner) return;
-  if (snapshots.request(req.connectionId, req.have, { epoch, v }) === "start") sendSnapshot(req.connectionId);
-}
-
-async function sendSnapshot(to) {
-  handleBatch({ flush: batcher.drain(performance.now()), timerAt: null }); // snapshot at a numbered version
-  const doc = editor.view.state.doc.toString();
-  const parts = chunkString(doc);
-  const at = { epoch, v };
-  sealed = v;
-  const ticket = snapshots.started(to, at);
-  for (let i = 0; i < parts.length; i++) {
-    const data = { streamId: owner.streamId, to, epoch: at.epoch, v: at.v, doc: parts[i], lang, title, chunk: [i, parts.length] };
-    try {
-      await client.sendEvent("snapshot", data, "json");
-    } catch (e) {
-      console.warn("snapshot", e); // the watcher asks again
-      snapshots.failed(to, ticket);
-      return;
-    }
-  }
-  if (snapshots.finished(to, ticket)) sendSnapshot(to);
-}
-
-function onServerMessage(data) {
-  if (!data || typeof data !== "object") return;
-  if (data.type === "watchers" && Number.isInteger(data.count)) {
-    $("watchers").textContent = `${data.count} watching`;
-  } else if (data.type === "sync-request") {
-    answerSync(data);
-  } else if (data.type === "error") {
-    console.warn("server refused a message", data.code, data.message);
-  }
-}
 
 // ---- connection ----
 async function getUrl() {
@@ -269,53 +247,30 @@ async function getUrl() {
 
 client = createPubSub(getUrl, {
   onConnected: () => {
-    connected = true;
-    snapshots.clear(); // a new connection: sends in flight on the old one are lost
-    setStatus("live");
-    $("end").disabled = false;
-    if (v === 0 && outbox.length === 0) enqueue({ changes: [], sel: selectionOf(editor.view.state) }); // announce this epoch
-    pump();
+    const streamId = owner?.streamId;
+    if (streamId) feed((c) => c.connected(now(), streamId));
   },
-  onRecovered: () => {
-    connected = true;
-    setStatus("live");
-    pump();
-  },
-  onDropped: () => {
-    connected = false;
-    if (!ended) setStatus("reconnecting");
-  },
-  onDisconnected: () => {
-    connected = false;
-    if (!ended) setStatus("reconnecting");
-  },
-  onStopped: () => {
-    connected = false;
-    if (!ended) {
-      setStatus("reconnecting");
-      startWithRetry(client, { isCancelled: () => ended });
-    }
-  },
-  onServerMessage,
+  onRecovered: () => feed((c) => c.recovered(now())),
+  onDropped: () => feed((c) => c.dropped(now())),
+  onDisconnected: () => feed((c) => c.dropped(now())),
+  onStopped: () => feed((c) => c.stopped(now())),
+  onServerMessage: (data) => feed((c) => c.receive(now(), data)),
 });
 // One streamer tab per browser: the newest takes over, so two tabs never fight over the one
 // streamer connection the service allows (each would replace the other's, forever).
 const tabs = "BroadcastChannel" in window ? new BroadcastChannel("codestream-streamer") : null;
 tabs?.postMessage({ type: "takeover" });
 tabs?.addEventListener("message", (e) => {
-  if (e.data?.type !== "takeover" || ended) return;
+  if (e.data?.type !== "takeover" || isEnded()) return;
   persistNow();
   moved = true;
-  ended = true;
-  client?.stop();
-  setStatus("moved");
-  $("end").disabled = true;
-  $("moved").hidden = false;
+  feed((c) => c.moved(now()));
+  byId("moved").hidden = false;
 });
-$("take-back").addEventListener("click", () => location.reload());
+byId("take-back").addEventListener("click", () => location.reload());
 
 setStatus("connecting");
-startWithRetry(client, { isCancelled: () => ended });
+startWithRetry(client, { isCancelled: isEnded });
 
 // test and debugging hook: read-only facts about the page, no secrets
 window.codestream = {
@@ -323,7 +278,7 @@ window.codestream = {
     return editor.view.state.doc.toString();
   },
   get state() {
-    return { streamId: owner?.streamId ?? null, epoch, v, queued: outbox.length, connected };
+    return { streamId: owner?.streamId ?? null, epoch: core?.epoch, v: core?.v, queued: core?.queued, connected: core?.online ?? false };
   },
   view: editor.view,
 };

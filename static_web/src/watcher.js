@@ -1,3 +1,4 @@
+// @ts-check
 // Watcher page: a read-only editor driven by the pure WatcherState; this file only performs
 // its actions (editor updates, sync events) and shows the status.
 import { ChangeSet, StateEffect, StateField } from "@codemirror/state";
@@ -10,13 +11,16 @@ import { negotiate } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
 import { streamIdFromLocation } from "./config.js";
 import { STREAMER_PREFIX } from "./core/contract.js";
+import { byId } from "./ui/dom.js";
+/** @import { WatcherAction } from "./core/watcher-state.js" */
 
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 const setStatus = statusBadge($("status"));
 const announce = announcer($("announce"));
 const streamId = streamIdFromLocation();
 
 // ---- the streamer's cursor and selection, drawn as decorations ----
+/** @type {import("@codemirror/state").StateEffectType<[number, number]>} */
 const setRemoteSel = StateEffect.define();
 class Caret extends WidgetType {
   toDOM() {
@@ -63,21 +67,23 @@ const editor = createEditor({
 themeToggle($("theme"), (t) => editor.setTheme(t));
 
 let lang = "plaintext";
-function showLang(id) {
+function showLang(/** @type {unknown} */ id) {
   if (typeof id !== "string") return;
   lang = findLanguage(id).id;
   $("lang").textContent = findLanguage(id).label;
   editor.setLanguage(lang);
 }
-function showTitle(t) {
+function showTitle(/** @type {unknown} */ t) {
   if (typeof t !== "string") return;
   $("title").textContent = t || "Untitled stream";
   document.title = `${t || "Live code"} · CodeStream`;
 }
 
-const follow = $("follow");
-function selectionEffects(sel) {
+const follow = $("follow", HTMLInputElement);
+/** @returns {import("@codemirror/state").StateEffect<unknown>[]} */
+function selectionEffects(/** @type {[number, number] | null | undefined} */ sel) {
   if (!sel) return [];
+  /** @type {import("@codemirror/state").StateEffect<unknown>[]} */
   const effects = [setRemoteSel.of(sel)];
   if (follow.checked) effects.push(EditorView.scrollIntoView(sel[1], { y: "nearest", yMargin: 48 }));
   return effects;
@@ -85,9 +91,10 @@ function selectionEffects(sel) {
 
 // ---- actions of the state machine ----
 const view = editor.view;
+/** @type {ReturnType<typeof createPubSub> | null} */
 let client = null;
 
-function perform(actions) {
+function perform(/** @type {WatcherAction[]} */ actions) {
   for (const a of actions) {
     switch (a.type) {
       case "reset":
@@ -107,7 +114,7 @@ function perform(actions) {
         break;
       }
       case "sync":
-        client.sendEvent("sync", a.data, "json").catch((e) => console.warn("sync", e));
+        client?.sendEvent("sync", a.data, "json").catch((e) => console.warn("sync", e));
         break;
       case "lang":
         showLang(a.lang);
@@ -123,7 +130,8 @@ function perform(actions) {
   scheduleTick();
 }
 
-let tickTimer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let tickTimer;
 function scheduleTick() {
   clearTimeout(tickTimer);
   const at = state.nextTick();
@@ -132,7 +140,7 @@ function scheduleTick() {
 
 let connection = "connecting"; // connecting | connected | reconnecting
 let stream = "unknown";
-function showStream(s) {
+function showStream(/** @type {string} */ s) {
   stream = s;
   render();
   if (s === "ended") client?.stop(); // nothing more will come
@@ -163,7 +171,7 @@ $("download").addEventListener("click", () => {
 });
 
 // ---- connection ----
-const state = new WatcherState(streamId);
+const state = new WatcherState(streamId ?? "");
 if (!streamId) {
   setStatus("ended");
   $("title").textContent = "No stream in this link";
@@ -193,13 +201,13 @@ if (!streamId) {
       if (state.stream === "ended") return;
       connection = "reconnecting";
       render();
-      startWithRetry(client, { isCancelled: () => state.stream === "ended" });
+      if (client) startWithRetry(client, { isCancelled: () => state.stream === "ended" });
     },
     onServerMessage: (data) => perform(state.receive(performance.now(), data)),
     onGroupMessage: (data, m) => {
       if (m.group !== streamId) return;
       // only the stream's owner may write deltas (the service enforces it; this is belt and braces)
-      if (data?.type === "delta" && m.fromUserId !== `${STREAMER_PREFIX}${streamId}`) return;
+      if (/** @type {{ type?: unknown } | null} */ (data)?.type === "delta" && m.fromUserId !== `${STREAMER_PREFIX}${streamId}`) return;
       perform(state.receive(performance.now(), data));
     },
   });

@@ -1,3 +1,4 @@
+// @ts-check
 // fast-check generators shared by the *.property.test.js files (not a test file itself).
 import fc from "fast-check";
 

@@ -1,3 +1,4 @@
+// @ts-check
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { shareLink, streamIdFromLocation } from "../src/config.js";

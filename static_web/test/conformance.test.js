@@ -1,3 +1,4 @@
+// @ts-check
 // The client's half of the conformance vectors (tests/vectors/); the server's half is
 // tests/unit/test_conformance.py. Same files, so both sides agree on deltas, sizes and events.
 import assert from "node:assert/strict";

@@ -1,3 +1,4 @@
+// @ts-check
 // Property tests (fast-check) of delta application: a valid change list gives exactly what a
 // plain model gives; any other input, however hostile, is refused with a DeltaError before
 // anything changes. Never another exception.
@@ -68,6 +69,7 @@ test("any other input is refused with a DeltaError, all or nothing, and is not m
 });
 
 test("a huge change list is checked in linear time and refused if one entry is bad", () => {
+  /** @type {import("../src/core/delta.js").Change[]} */
   const changes = Array.from({ length: 200_000 }, () => [0, 0, "x"]);
   changes.push([0, -1, ""]);
   const t0 = performance.now();

@@ -1,3 +1,4 @@
+// @ts-check
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChangeSet, EditorState } from "@codemirror/state";
@@ -20,7 +21,7 @@ test("offsets are UTF-16 code units", () => {
 test("invalid changes are refused whole and the length is tracked", () => {
   assert.equal(checkChanges(3, [[0, 3, "hello"], [5, 5, "!"]]), 6);
   for (const bad of [[[0, 4, ""]], [[2, 1, ""]], [[-1, 0, ""]], [[0, 0, 5]], [[0, 0]], "x", [[0.5, 1, ""]]]) {
-    assert.throws(() => applyChanges("abc", bad), DeltaError, JSON.stringify(bad));
+    assert.throws(() => applyChanges("abc", /** @type {any} */ (bad)), DeltaError, JSON.stringify(bad)); // deliberately ill-typed
   }
   // the second change is checked against the length after the first
   assert.throws(() => applyChanges("abc", [[0, 3, ""], [0, 1, ""]]), DeltaError);

@@ -1,3 +1,4 @@
+// @ts-check
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyChanges } from "../src/core/delta.js";
@@ -29,6 +30,7 @@ test("a 2 MB insert splits into deltas under 256 KiB that rebuild the document",
   const line = "const x = \"héllo 😀\"; // line\n";
   const big = line.repeat(Math.ceil((2 * 1024 * 1024) / line.length));
   const base = "head\ntail\n";
+  /** @type {import("../src/core/delta.js").Change[]} */
   const changes = [[5, 5, big], [0, 4, "HEAD"]];
   const deltas = batchToDeltas("ep", 7, { changes, sel: [3, 3] });
   assert.ok(deltas.length >= 9, `${deltas.length} deltas`);

@@ -1,3 +1,4 @@
+// @ts-check
 // The conformance vectors in tests/vectors/, read as harness/vectors.py reads them (the same
 // {"repeat", "times": "<limit>[+-n]"} expansion from the contract's limits).
 import { readFileSync } from "node:fs";

@@ -1,3 +1,4 @@
+// @ts-check
 // Property tests (fast-check) of the watcher state machine against hostile networks: genuine
 // deltas delivered late, twice, out of order or not at all, snapshots of any version in any
 // chunk order, and malformed or hostile messages in between. Whatever happens:

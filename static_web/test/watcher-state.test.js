@@ -1,7 +1,9 @@
+// @ts-check
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyChanges } from "../src/core/delta.js";
 import { WatcherState, SYNC_MIN_INTERVAL_MS, SYNC_RETRY_MS, SYNC_RETRY_MAX_MS } from "../src/core/watcher-state.js";
+import { LIMITS, WATCHER } from "../src/core/contract.js";
 
 /** A watcher page without the page: runs the actions on a plain string. */
 class Harness {
@@ -162,5 +164,29 @@ test("garbage is ignored", () => {
   h.run(h.w.connected(0));
   for (const m of [null, 3, "x", { type: "delta" }, { type: "delta", epoch: "e", v: -1, changes: [] }, { type: "snapshot", epoch: "e", v: 1, doc: 5 }, { type: "nope" }]) {
     assert.deepEqual(h.recv(1, m), []);
+  }
+});
+
+test("another contract's pacing and chunk limit change what the watcher does", () => {
+  const watcher = { ...WATCHER, syncMinIntervalMs: 50, syncRetryMs: 200 };
+  const limits = { ...LIMITS, snapshotChunks: 2 };
+  const w = new WatcherState("s1", { watcher, limits });
+  assert.equal(w.connected(0).length, 1);
+  assert.deepEqual(w.receive(10, delta("other", 1, [])), [{ type: "stream", state: "live" }]);
+  assert.equal(w.nextTick(), 200, "no snapshot: ask again after this contract's retry time");
+  // a snapshot of 3 chunks is more than this contract allows: ignored
+  for (let i = 0; i < 3; i++) assert.deepEqual(w.receive(20, snap("e", 1, "x", { chunk: [i, 3] })), []);
+  assert.equal(w.phase, "waiting");
+  w.receive(30, snap("e", 1, "ab", { chunk: [0, 2] }));
+  assert.equal(w.receive(31, snap("e", 1, "cd", { chunk: [1, 2] }))[0].type, "reset");
+  // a gap 60 ms after the last sync: this contract allows another sync already, the shipped one not
+  /** @type {Array<[ConstructorParameters<typeof WatcherState>[1], number]>} */
+  const cases = [[{ watcher, limits }, 1], [{}, 0]];
+  for (const [options, syncs] of cases) {
+    const x = new WatcherState("s1", options);
+    x.connected(0);
+    x.receive(1, snap("e", 1, "ab"));
+    const out = x.receive(60, delta("e", 3, [[0, 0, "z"]]));
+    assert.equal(out.filter((a) => a.type === "sync").length, syncs);
   }
 });

@@ -2,8 +2,9 @@
 
 The three benchmarks run at once as real processes (each starts its own dev host or
 emulator on free ports), with sizes that make each take seconds; the figures themselves are
-not checked here, only that every phase ran, both designs converged, and the report was
-written with every section.
+not checked here, only that every phase ran, both designs converged (ours is the shipped JS
+client core under Node, harness/node/bench-ours.mjs), and the report was written with every
+section.
 """
 
 from __future__ import annotations

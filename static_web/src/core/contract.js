@@ -1,3 +1,4 @@
+// @ts-check
 // The wire contract's numbers and patterns, bundled from the one file the server reads too
 // (codestream/contract.json; docs/protocol.md explains each value). Import from here, never
 // restate a limit in the client.
@@ -6,7 +7,7 @@ import contract from "../../../codestream/contract.json" with { type: "json" };
 export const CONTRACT = Object.freeze(contract);
 
 /** A contract pattern, anchored (the server matches whole strings too). */
-export const wholeMatch = (pattern) => new RegExp(`^(?:${pattern})$`);
+export const wholeMatch = (/** @type {string} */ pattern) => new RegExp(`^(?:${pattern})$`);
 
 export const STREAM_ID_RE = wholeMatch(contract.patterns.streamId);
 export const EPOCH_RE = wholeMatch(contract.patterns.epoch);

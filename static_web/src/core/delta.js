@@ -1,11 +1,19 @@
+// @ts-check
 // Protocol changes as plain data: each [from, to, insert] replaces [from, to) of the document
 // as left by the previous change. Offsets are UTF-16 code units (JavaScript string indices),
 // the same rule the server side applies, so one function decides what a delta means.
 
+/** @typedef {[number, number, string]} Change  [from, to, insert] */
+
 /** Why a change list cannot apply: offsets out of range or a malformed entry. */
 export class DeltaError extends Error {}
 
-/** Check a change list against a document length; return the length after applying it. */
+/**
+ * Check a change list against a document length; return the length after applying it.
+ * @param {number} length
+ * @param {unknown} changes  anything (it may come off the wire)
+ * @returns {number}
+ */
 export function checkChanges(length, changes) {
   if (!Array.isArray(changes)) throw new DeltaError("changes must be an array");
   let len = length;
@@ -27,6 +35,10 @@ export function checkChanges(length, changes) {
 }
 
 /** Apply changes in order to a string; throws DeltaError (and changes nothing) if any is invalid. */
+/**
+ * @param {string} doc
+ * @param {Change[]} changes
+ */
 export function applyChanges(doc, changes) {
   checkChanges(doc.length, changes);
   let out = doc;
@@ -43,13 +55,19 @@ export function applyChanges(doc, changes) {
  * (fromB); its length in the old document is unchanged.
  *
  * @param {Array<[number, number, number, number, string]>} spans [fromA, toA, fromB, toB, inserted]
+ * @returns {Change[]}
  */
 export function spansToChanges(spans) {
-  return spans.map(([fromA, toA, fromB, , inserted]) => [fromB, fromB + (toA - fromA), inserted]);
+  return spans.map(([fromA, toA, fromB, , inserted]) => /** @type {Change} */ ([fromB, fromB + (toA - fromA), inserted]));
 }
 
-/** Read a CodeMirror ChangeSet (duck-typed, no import) into protocol changes. */
+/**
+ * Read a CodeMirror ChangeSet (duck-typed, no import) into protocol changes.
+ * @param {{ iterChanges(f: (fromA: number, toA: number, fromB: number, toB: number, inserted: { toString(): string }) => void): void }} changeSet
+ * @returns {Change[]}
+ */
 export function changeSetToChanges(changeSet) {
+  /** @type {Array<[number, number, number, number, string]>} */
   const spans = [];
   changeSet.iterChanges((fromA, toA, fromB, toB, inserted) => {
     spans.push([fromA, toA, fromB, toB, inserted.toString()]);

@@ -1,3 +1,4 @@
+// @ts-check
 // The streamer's answer policy for `sync-request`s, pure: at most one snapshot in flight per
 // watcher connection, plus at most one follow-up. A watcher that hears nothing repeats its
 // `sync`; answering every repeat with a fresh snapshot is what floods a busy stream.
@@ -11,16 +12,20 @@
 // numbered since the one in flight was sealed (then the one in flight is already current).
 
 /** "epoch:v", or "" for no (or a malformed) `have`: repeats of one request compare equal. */
-function haveKey(have) {
-  if (have && typeof have === "object" && typeof have.epoch === "string" && Number.isInteger(have.v)) {
-    return `${have.epoch}:${have.v}`;
+function haveKey(/** @type {unknown} */ have) {
+  const h = /** @type {{ epoch?: unknown, v?: unknown } | null} */ (have);
+  if (h && typeof h === "object" && typeof h.epoch === "string" && Number.isInteger(h.v)) {
+    return `${h.epoch}:${h.v}`;
   }
   return "";
 }
 
+/** @typedef {{ epoch: string, v: number }} Version */
+
 export class SnapshotQueue {
   constructor() {
-    this.pending = new Map(); // connectionId -> {have, at: {epoch, v} | null, again, ticket}
+    /** @type {Map<string, { have: string, at: Version | null, again: boolean, ticket: number }>} */
+    this.pending = new Map();
     this.tickets = 0;
   }
 
@@ -29,6 +34,10 @@ export class SnapshotQueue {
    * `current` ({epoch, v}). Returns "start" (take and send a snapshot now, then call started()),
    * "merged" (the snapshot in flight or the queued follow-up answers it) or "covered" (the
    * snapshot in flight is already at `current`).
+   * @param {string} connectionId
+   * @param {unknown} have  as the request carried it
+   * @param {Version} current
+   * @returns {"start" | "merged" | "covered"}
    */
   request(connectionId, have, current) {
     const key = haveKey(have);
@@ -51,6 +60,8 @@ export class SnapshotQueue {
   /**
    * The snapshot for `connectionId` was sealed at `at` ({epoch, v}) and is being sent. Returns
    * the ticket to hand to finished()/failed(), so a send that outlived clear() changes nothing.
+   * @param {string} connectionId
+   * @param {Version} at
    */
   started(connectionId, at) {
     const p = this.pending.get(connectionId);
@@ -60,13 +71,13 @@ export class SnapshotQueue {
     return p.ticket;
   }
 
-  #current(connectionId, ticket) {
+  #current(/** @type {string} */ connectionId, /** @type {number} */ ticket) {
     const p = this.pending.get(connectionId);
     return p && p.ticket === ticket && ticket !== 0 ? p : null;
   }
 
   /** Every chunk went out. True: send the follow-up now (take a new snapshot, call started()). */
-  finished(connectionId, ticket) {
+  finished(/** @type {string} */ connectionId, /** @type {number} */ ticket) {
     const p = this.#current(connectionId, ticket);
     if (!p) return false;
     if (!p.again) {
@@ -79,7 +90,7 @@ export class SnapshotQueue {
   }
 
   /** Sending failed (watcher gone, refused, streamer offline): forget it; the watcher asks again. */
-  failed(connectionId, ticket) {
+  failed(/** @type {string} */ connectionId, /** @type {number} */ ticket) {
     if (this.#current(connectionId, ticket)) this.pending.delete(connectionId);
   }
 

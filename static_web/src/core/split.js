@@ -1,14 +1,16 @@
+// @ts-check
 // Size limits of protocol.md: one delta message < 256 KiB, snapshot doc chunks <= 512 KiB.
 // Sizes are measured as the UTF-8 bytes of the JSON encoding, which is what goes on the wire.
 
+/** @import { Change } from "./delta.js" */
 import { LIMITS } from "./contract.js";
 
 export const DELTA_BUDGET = LIMITS.deltaChangesBytes; // bytes of JSON for a delta's inserts, envelope excluded
 export const SNAPSHOT_CHUNK_BUDGET = LIMITS.snapshotChunkBytes; // bytes of JSON for one snapshot chunk's doc
-const CHANGE_OVERHEAD = LIMITS.deltaChangeOverheadBytes; // "[1234567890,1234567890,\"\"]," and friends
+export const CHANGE_OVERHEAD = LIMITS.deltaChangeOverheadBytes; // "[1234567890,1234567890,\"\"]," and friends
 
 /** UTF-8 bytes of one UTF-16 unit once JSON-escaped (a surrogate pair costs 4 for two units). */
-function unitCost(code) {
+function unitCost(/** @type {number} */ code) {
   if (code === 0x22 || code === 0x5c) return 2; // \" and \\
   if (code < 0x20) return code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 2 : 6;
   if (code < 0x80) return 1;
@@ -17,7 +19,7 @@ function unitCost(code) {
   return 3;
 }
 
-function isPairAt(s, i) {
+function isPairAt(/** @type {string} */ s, /** @type {number} */ i) {
   const hi = s.charCodeAt(i);
   if (hi < 0xd800 || hi > 0xdbff || i + 1 >= s.length) return false;
   const lo = s.charCodeAt(i + 1);
@@ -25,7 +27,7 @@ function isPairAt(s, i) {
 }
 
 /** JSON byte size of a string's contents (without the quotes). */
-export function jsonStringBytes(s) {
+export function jsonStringBytes(/** @type {string} */ s) {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     if (isPairAt(s, i)) {
@@ -41,6 +43,9 @@ export function jsonStringBytes(s) {
 /**
  * Largest end index e > start such that s.slice(start, e) costs <= budget bytes, never ending
  * between the two halves of a surrogate pair (always at least one code point).
+ * @param {string} s
+ * @param {number} start
+ * @param {number} budget
  */
 export function cutPoint(s, start, budget) {
   let bytes = 0;
@@ -57,7 +62,7 @@ export function cutPoint(s, start, budget) {
 }
 
 /** Split a string into consecutive pieces of at most `budget` JSON bytes each. */
-export function chunkString(s, budget = SNAPSHOT_CHUNK_BUDGET) {
+export function chunkString(/** @type {string} */ s, budget = SNAPSHOT_CHUNK_BUDGET) {
   if (s.length === 0) return [""];
   const out = [];
   for (let i = 0; i < s.length; ) {
@@ -72,12 +77,16 @@ export function chunkString(s, budget = SNAPSHOT_CHUNK_BUDGET) {
  * Group sequential changes into batches whose JSON stays within budget. A change whose insert
  * alone is too big becomes a replace of its range followed by appends at the advancing end;
  * applying every batch in order gives exactly the same document as the original list.
+ * @param {Change[]} changes
+ * @returns {Change[][]}
  */
-export function splitChanges(changes, budget = DELTA_BUDGET) {
+export function splitChanges(changes, budget = DELTA_BUDGET, overhead = CHANGE_OVERHEAD) {
+  /** @type {Change[][]} */
   const batches = [];
+  /** @type {Change[]} */
   let current = [];
   let used = 0;
-  const push = (change, cost) => {
+  const push = (/** @type {Change} */ change, /** @type {number} */ cost) => {
     if (current.length > 0 && used + cost > budget) {
       batches.push(current);
       current = [];
@@ -87,7 +96,7 @@ export function splitChanges(changes, budget = DELTA_BUDGET) {
     used += cost;
   };
   for (const [from, to, insert] of changes) {
-    const cost = jsonStringBytes(insert) + CHANGE_OVERHEAD;
+    const cost = jsonStringBytes(insert) + overhead;
     if (cost <= budget) {
       push([from, to, insert], cost);
       continue;
@@ -95,9 +104,9 @@ export function splitChanges(changes, budget = DELTA_BUDGET) {
     let pos = from;
     let first = true;
     for (let i = 0; i < insert.length; ) {
-      const end = cutPoint(insert, i, budget - CHANGE_OVERHEAD);
+      const end = cutPoint(insert, i, budget - overhead);
       const piece = insert.slice(i, end);
-      push([pos, first ? to : pos, piece], jsonStringBytes(piece) + CHANGE_OVERHEAD);
+      push([pos, first ? to : pos, piece], jsonStringBytes(piece) + overhead);
       pos += piece.length;
       first = false;
       i = end;

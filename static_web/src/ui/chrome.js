@@ -1,7 +1,9 @@
+// @ts-check
 // Page furniture shared by both pages: status badge (announced to screen readers), theme
 // switch, clipboard.
 import { loadTheme, saveTheme } from "../storage.js";
 
+/** @type {Record<string, string>} */
 const LABELS = {
   connecting: "Connecting…",
   live: "Live",
@@ -13,9 +15,10 @@ const LABELS = {
 };
 
 /** The badge shows the state; a polite live region announces it. */
-export function statusBadge(el) {
+export function statusBadge(/** @type {HTMLElement} */ el) {
+  /** @type {string | null} */
   let current = null;
-  return (state) => {
+  return (/** @type {string} */ state) => {
     if (state === current) return;
     current = state;
     el.dataset.state = state;
@@ -23,11 +26,16 @@ export function statusBadge(el) {
   };
 }
 
+/** @returns {"light" | "dark"} */
 export function initialTheme() {
   return loadTheme() || (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark");
 }
 
 /** Wire the theme toggle button; `apply` switches the editor. */
+/**
+ * @param {HTMLElement} button
+ * @param {(theme: "light" | "dark") => void} apply
+ */
 export function themeToggle(button, apply) {
   let theme = initialTheme();
   const show = () => {
@@ -44,7 +52,7 @@ export function themeToggle(button, apply) {
   return theme;
 }
 
-export async function copyText(text) {
+export async function copyText(/** @type {string} */ text) {
   try {
     await navigator.clipboard.writeText(text);
     return true;
@@ -61,19 +69,27 @@ export async function copyText(text) {
   }
 }
 
-/** Briefly confirm an action on a button, for sighted and screen-reader users alike. */
+/** @type {WeakMap<HTMLElement, ReturnType<typeof setTimeout>>} */
+const flashing = new WeakMap();
+
+/**
+ * Briefly confirm an action on a button, for sighted and screen-reader users alike.
+ * @param {HTMLElement} button
+ * @param {string} text
+ * @param {(text: string) => void} [announce]
+ */
 export function flash(button, text, announce) {
-  const original = button.dataset.label || button.textContent;
+  const original = button.dataset.label || button.textContent || "";
   button.dataset.label = original;
   button.textContent = text;
   announce?.(text);
-  clearTimeout(button._flash);
-  button._flash = setTimeout(() => (button.textContent = original), 1500);
+  clearTimeout(flashing.get(button));
+  flashing.set(button, setTimeout(() => (button.textContent = original), 1500));
 }
 
 /** A visually hidden live region for one-off announcements. */
-export function announcer(el) {
-  return (text) => {
+export function announcer(/** @type {HTMLElement} */ el) {
+  return (/** @type {string} */ text) => {
     el.textContent = "";
     requestAnimationFrame(() => (el.textContent = text));
   };

@@ -1,3 +1,4 @@
+// @ts-check
 // The CodeMirror editor both pages use, mounted inside a shadow root: CodeMirror then installs
 // its styles as constructed (adopted) style sheets instead of <style> elements, so the
 // Content-Security-Policy needs no 'unsafe-inline' for styles either.
@@ -23,7 +24,7 @@ const dark = oneDark;
  * @param {boolean} o.readOnly
  * @param {string} o.label  accessible name of the editing area
  * @param {"light"|"dark"} o.theme
- * @param {Array} [o.extensions]  page-specific extensions (keymaps, listeners, fields)
+ * @param {import("@codemirror/state").Extension[]} [o.extensions]  page-specific extensions (keymaps, listeners, fields)
  */
 export function createEditor({ host, doc, readOnly, label, theme, extensions = [] }) {
   const root = host.attachShadow({ mode: "open" });
@@ -49,11 +50,12 @@ export function createEditor({ host, doc, readOnly, label, theme, extensions = [
   let langToken = 0;
   return {
     view,
-    setTheme(t) {
+    setTheme(/** @type {"light" | "dark"} */ t) {
       view.dispatch({ effects: themeSlot.reconfigure(t === "dark" ? dark : light) });
     },
-    async setLanguage(id) {
+    async setLanguage(/** @type {string} */ id) {
       const token = ++langToken;
+      /** @type {import("@codemirror/state").Extension} */
       let support = [];
       try {
         support = await findLanguage(id).load();

@@ -1,3 +1,4 @@
+// @ts-check
 // Languages offered by the picker. Each loads on demand (its own chunk), so a page pays only
 // for the language it shows.
 export const LANGUAGES = [
@@ -27,6 +28,6 @@ export const LANGUAGES = [
 
 export const DEFAULT_LANG = "python";
 
-export function findLanguage(id) {
+export function findLanguage(/** @type {string} */ id) {
   return LANGUAGES.find((l) => l.id === id) || LANGUAGES[0];
 }

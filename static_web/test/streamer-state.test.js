@@ -1,0 +1,275 @@
+// @ts-check
+// The streamer's protocol core, driven event by event: what it sends, in which order, when.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { LIMITS, STREAMER } from "../src/core/contract.js";
+import { applyChanges } from "../src/core/delta.js";
+import { FIRST_ACK_ID } from "../src/core/outbox.js";
+import { StreamerState, TIMING } from "../src/core/streamer-state.js";
+import { jsonStringBytes } from "../src/core/split.js";
+
+/** @import { StreamerAction } from "../src/core/streamer-state.js" */
+
+const SID = "stream-under-test";
+const W = STREAMER.batchWindowMs;
+
+/** Epochs "e1", "e2"... so tests can name them. */
+function epochs() {
+  let n = 0;
+  return () => `e${++n}`;
+}
+
+/** @param {ConstructorParameters<typeof StreamerState>[0]} [options] */
+function streamer(options = {}) {
+  return new StreamerState({ doc: "hello", sel: [5, 5], makeEpoch: epochs(), ...options });
+}
+
+/**
+ * @template {StreamerAction["type"]} T
+ * @param {StreamerAction[]} actions
+ * @param {T} type
+ * @returns {Extract<StreamerAction, { type: T }>[]}
+ */
+const only = (actions, type) => /** @type {any[]} */ (actions.filter((a) => a.type === type));
+
+/** Connect and let the announce delta be acknowledged; returns the core. */
+function live(options = {}) {
+  const s = streamer(options);
+  const [announce] = only(s.connected(0, SID), "delta");
+  assert.deepEqual(s.deltaSent(1, announce.ackId), []);
+  return s;
+}
+
+test("a new connection shows live and announces the epoch with an empty delta", () => {
+  const s = streamer();
+  const actions = s.connected(0, SID);
+  assert.deepEqual(actions, [
+    { type: "status", state: "live" },
+    { type: "delta", group: SID, ackId: FIRST_ACK_ID, msg: { type: "delta", epoch: "e1", v: 1, changes: [], sel: [5, 5] } },
+  ]);
+  assert.equal(s.queued, 1);
+  assert.deepEqual(s.deltaSent(5, FIRST_ACK_ID), []);
+  assert.equal(s.queued, 0);
+  // a second connection of the same page has nothing to announce
+  assert.deepEqual(s.connected(10, SID), [{ type: "status", state: "live" }]);
+});
+
+test("nothing is sent before the first connection; edits wait in the outbox", () => {
+  const s = streamer();
+  assert.deepEqual(s.edit(0, [[5, 5, "!"]], [6, 6]), []);
+  assert.equal(s.queued, 1);
+  const deltas = only(s.connected(100, SID), "delta");
+  assert.equal(deltas.length, 1, "one in flight");
+  assert.deepEqual(deltas[0].msg, { type: "delta", epoch: "e1", v: 1, changes: [[5, 5, "!"]], sel: [6, 6] });
+});
+
+test("leading edge: the first keystroke goes at once, the rest of the window in one batch", () => {
+  const s = live();
+  const first = only(s.edit(100, [[5, 5, " "]], [6, 6]), "delta");
+  assert.deepEqual(first.map((a) => a.msg.v), [2]);
+  s.deltaSent(101, first[0].ackId);
+  assert.deepEqual(s.edit(110, [[6, 6, "w"]], [7, 7]), []);
+  assert.deepEqual(s.edit(120, [[7, 7, "o"]], [8, 8]), []);
+  assert.equal(s.nextTick(), 100 + W);
+  assert.deepEqual(s.tick(100 + W - 1), []);
+  const batch = only(s.tick(100 + W), "delta");
+  assert.deepEqual(batch[0].msg, { type: "delta", epoch: "e1", v: 3, changes: [[6, 6, "w"], [7, 7, "o"]], sel: [8, 8] });
+  assert.equal(s.doc, "hello wo");
+  // the window after it is empty: the burst ends and no timer is needed
+  s.deltaSent(150, batch[0].ackId);
+  assert.equal(s.nextTick(), 100 + 2 * W);
+  assert.deepEqual(s.tick(100 + 2 * W), []);
+  assert.equal(s.nextTick(), null);
+});
+
+test("one delta in flight: what is typed meanwhile folds into one queued delta", () => {
+  const s = live();
+  const [inFlight] = only(s.edit(0, [[5, 5, "a"]], [6, 6]), "delta");
+  let t = 0;
+  for (const ch of "bcdefgh") {
+    t += W; // each keystroke in a window of its own
+    assert.deepEqual(only(s.edit(t, [[s.doc.length, s.doc.length, ch]], null), "delta"), []);
+    s.tick(t + W);
+  }
+  assert.equal(s.queued, 2, "the one in flight and one folded behind it");
+  const [next] = only(s.deltaSent(t + 1, inFlight.ackId), "delta");
+  assert.equal(next.msg.v, 3);
+  assert.equal(applyChanges("helloa", next.msg.changes), "helloabcdefgh");
+  assert.ok(next.ackId > inFlight.ackId, "ack ids only grow");
+});
+
+test("a send lost to the network is retried with the same ack id and the same message", () => {
+  const s = live();
+  const [sent] = only(s.edit(0, [[0, 0, ">"]], [1, 1]), "delta");
+  assert.deepEqual(s.deltaFailed(10, sent.ackId), []);
+  assert.deepEqual(s.tick(W), [], "the batch window closes empty");
+  assert.equal(s.nextTick(), 10 + TIMING.retryMs);
+  assert.deepEqual(s.tick(10 + TIMING.retryMs - 1), []);
+  const [again] = only(s.tick(10 + TIMING.retryMs), "delta");
+  assert.deepEqual(again, sent);
+  // a stale outcome of an older send changes nothing
+  assert.deepEqual(s.deltaSent(2000, sent.ackId - 1), []);
+  assert.equal(s.queued, 1);
+});
+
+test("a reconnection sends the queued delta at once, without waiting for the retry", () => {
+  const s = live();
+  const [sent] = only(s.edit(0, [[0, 0, ">"]], [1, 1]), "delta");
+  assert.deepEqual(s.dropped(5), [{ type: "status", state: "reconnecting" }]);
+  s.deltaFailed(6, sent.ackId);
+  assert.deepEqual(s.edit(7, [[1, 1, ">"]], [2, 2]), [], "offline: nothing goes out");
+  const resent = only(s.recovered(8), "delta");
+  assert.deepEqual(resent, [sent]);
+});
+
+test("a refused delta starts a new epoch, announced after the refusal back-off", () => {
+  const s = live();
+  const [sent] = only(s.edit(0, [[0, 0, "x"]], [1, 1]), "delta");
+  s.edit(W + 1, [[1, 1, "y"]], [2, 2]); // queued behind it
+  const actions = s.deltaFailed(20, sent.ackId, { refused: true, detail: { name: "Forbidden" } });
+  assert.deepEqual(actions, [
+    { type: "warn", what: "delta refused", detail: { name: "Forbidden" } },
+    { type: "epoch", epoch: "e2", reason: "refused" },
+  ]);
+  assert.equal(s.epoch, "e2");
+  assert.equal(s.v, 1);
+  assert.equal(s.queued, 1, "only the announce of the new epoch");
+  s.tick(2 * W + 1); // the batch windows close
+  assert.equal(s.nextTick(), 20 + TIMING.refusedRetryMs);
+  const [announce] = only(s.tick(20 + TIMING.refusedRetryMs), "delta");
+  assert.deepEqual(announce.msg, { type: "delta", epoch: "e2", v: 1, changes: [], sel: [2, 2] });
+  assert.equal(s.doc, "xyhello", "the document is kept; watchers get it by snapshot");
+});
+
+test("a sync-request is answered with a snapshot at a numbered version, one chunk at a time", () => {
+  const limits = { ...LIMITS, snapshotChunkBytes: 4 };
+  const s = live({ limits, lang: "python", title: "T" });
+  const [d2] = only(s.edit(0, [[5, 5, "!"]], [6, 6]), "delta");
+  s.edit(10, [[6, 6, "?"]], [7, 7]); // held by the batcher
+  const actions = s.receive(11, { type: "sync-request", connectionId: "w1", have: null });
+  // the held edit is numbered first (v3, queued behind v2 in flight), then the snapshot at v3
+  assert.deepEqual(only(actions, "delta"), []);
+  assert.equal(s.v, 3);
+  const [first] = only(actions, "snapshot");
+  assert.deepEqual(first, {
+    type: "snapshot",
+    to: "w1",
+    ticket: first.ticket,
+    data: { streamId: SID, to: "w1", epoch: "e1", v: 3, doc: "hell", lang: "python", title: "T", chunk: [0, 2] },
+  });
+  const [second] = only(s.snapshotSent(12, "w1", first.ticket), "snapshot");
+  assert.deepEqual(second.data.doc, "o!?");
+  assert.deepEqual(second.data.chunk, [1, 2]);
+  assert.deepEqual(s.snapshotSent(13, "w1", first.ticket), []);
+  // v3 is sealed: what is typed next must not fold into it (the watcher drops v3 as seen)
+  s.deltaSent(14, d2.ackId);
+  s.edit(100, [[7, 7, "."]], [8, 8]);
+  assert.equal(s.v, 4);
+});
+
+test("repeats of a request share the snapshot in flight; a new `have` gets one follow-up", () => {
+  const s = live();
+  const [snap] = only(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), "snapshot");
+  assert.deepEqual(s.receive(1, { type: "sync-request", connectionId: "w1", have: null }), []);
+  s.edit(2, [[0, 0, "a"]], [1, 1]);
+  assert.deepEqual(s.receive(3, { type: "sync-request", connectionId: "w1", have: { epoch: "e1", v: 1 } }), []);
+  const follow = only(s.snapshotSent(4, "w1", snap.ticket), "snapshot");
+  assert.equal(follow.length, 1);
+  assert.equal(follow[0].data.v, 2);
+  assert.equal(follow[0].data.doc, "ahello");
+  assert.deepEqual(s.snapshotSent(5, "w1", follow[0].ticket), []);
+});
+
+test("a failed snapshot is forgotten: the watcher's next request starts a new one", () => {
+  const s = live();
+  const [snap] = only(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), "snapshot");
+  assert.deepEqual(s.snapshotFailed(1, "w1", snap.ticket, "gone"), [{ type: "warn", what: "snapshot", detail: "gone" }]);
+  assert.deepEqual(s.snapshotSent(2, "w1", snap.ticket), []);
+  assert.equal(only(s.receive(3, { type: "sync-request", connectionId: "w1", have: null }), "snapshot").length, 1);
+});
+
+test("a new connection drops the snapshots in flight on the old one", () => {
+  const limits = { ...LIMITS, snapshotChunkBytes: 2 };
+  const s = live({ limits });
+  const [snap] = only(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), "snapshot");
+  s.dropped(1);
+  s.connected(2, SID);
+  assert.deepEqual(s.snapshotSent(3, "w1", snap.ticket), [], "no more chunks of the stale snapshot");
+  assert.equal(only(s.receive(4, { type: "sync-request", connectionId: "w1", have: null }), "snapshot").length, 1);
+});
+
+test("sync-requests without a connection id, or before any connection, are ignored", () => {
+  const s = streamer();
+  assert.deepEqual(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), []);
+  s.connected(1, SID);
+  assert.deepEqual(s.receive(2, { type: "sync-request", connectionId: 7, have: null }), []);
+  for (const junk of [null, 3, "x", [], { type: 5 }, { type: "watchers", count: "2" }]) {
+    assert.deepEqual(s.receive(3, junk), []);
+  }
+  assert.deepEqual(s.receive(4, { type: "watchers", count: 2 }), [{ type: "watchers", count: 2 }]);
+  assert.deepEqual(s.receive(5, { type: "error", code: "rate_limited", message: "slow down" }), [
+    { type: "warn", what: "server refused a message", detail: { code: "rate_limited", message: "slow down" } },
+  ]);
+});
+
+test("the title is cut to the contract's limit and sent once typing pauses; lang at once", () => {
+  const limits = { ...LIMITS, titleChars: 5 };
+  const s = live({ limits });
+  assert.deepEqual(s.setTitle(0, "My long title"), []);
+  assert.deepEqual(s.setTitle(100, "My long title!"), []);
+  assert.equal(s.nextTick(), 100 + TIMING.titleDelayMs);
+  assert.deepEqual(s.tick(100 + TIMING.titleDelayMs), [{ type: "control", data: { streamId: SID, title: "My lo" } }]);
+  assert.deepEqual(s.setLang(600, "rust"), [{ type: "control", data: { streamId: SID, lang: "rust" } }]);
+  // offline, nothing is sent; the next snapshot carries both
+  s.dropped(700);
+  assert.deepEqual(s.setLang(701, "go"), []);
+  s.recovered(702);
+  const [snap] = only(s.receive(703, { type: "sync-request", connectionId: "w", have: null }), "snapshot");
+  assert.equal(snap.data.lang, "go");
+  assert.equal(snap.data.title, "My lo");
+});
+
+test("ending sends the `ended` control, then stops; nothing goes out after", () => {
+  const s = live();
+  assert.deepEqual(s.end(0), [
+    { type: "control", data: { streamId: SID, ended: true } },
+    { type: "stop" },
+    { type: "status", state: "ended" },
+  ]);
+  assert.deepEqual(s.end(1), []);
+  assert.deepEqual(s.edit(2, [[0, 0, "x"]], [1, 1]), []);
+  assert.deepEqual(s.stopped(3), [], "stopping was asked for: no restart");
+  assert.deepEqual(s.receive(4, { type: "sync-request", connectionId: "w", have: null }), []);
+});
+
+test("a client that stopped by itself is restarted; a tab that lost the stream stops", () => {
+  const s = live();
+  assert.deepEqual(s.stopped(0), [{ type: "status", state: "reconnecting" }, { type: "restart" }]);
+  assert.deepEqual(s.moved(1), [{ type: "stop" }, { type: "status", state: "moved" }]);
+  assert.deepEqual(s.connected(2, SID), []);
+});
+
+test("a smaller delta budget in the contract splits a paste into more deltas", () => {
+  const paste = "x".repeat(1000);
+  const small = { ...LIMITS, deltaChangesBytes: 300, deltaChangeOverheadBytes: 20 };
+  /** @type {Array<[typeof LIMITS, number]>} */
+  const cases = [[LIMITS, 1], [small, 4]];
+  for (const [limits, expected] of cases) {
+    const s = live({ limits });
+    const sent = [];
+    let actions = s.edit(0, [[0, 0, paste]], [1000, 1000]);
+    for (;;) {
+      const [d] = only(actions, "delta");
+      if (!d) break;
+      sent.push(d.msg);
+      actions = s.deltaSent(1, d.ackId);
+    }
+    assert.equal(sent.length, expected);
+    assert.deepEqual(sent.map((m) => m.v), Array.from({ length: expected }, (_, i) => i + 2));
+    for (const m of sent) {
+      const bytes = m.changes.reduce((n, c) => n + jsonStringBytes(c[2]) + limits.deltaChangeOverheadBytes, 0);
+      assert.ok(bytes <= limits.deltaChangesBytes, `${bytes} bytes`);
+    }
+    assert.equal(sent.reduce((doc, m) => applyChanges(doc, m.changes), "hello"), paste + "hello");
+  }
+});
