@@ -162,6 +162,7 @@ async def test_a_stream_runs_end_to_end_on_entra_tokens_only(
     streamer = await http.ws_connect(streamer_answer["url"], protocols=(RELIABLE,))
     # connect: the emulator's managed-identity token -> upstream_auth accepted it
     assert (await _json(streamer))["event"] == "connected"
+
     async def count(ack_id: int) -> int:
         # the streamer asks; the app lists the group over REST with its own token
         await streamer.send_json(
