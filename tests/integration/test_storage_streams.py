@@ -1,11 +1,16 @@
-"""The upload shell against a real Azurite when another upload wins the manifest race: the
-loser decides again on the winner's manifest, and after losing twice answers 409 conflict,
-without touching what the winners stored. The rival is a second app instance (its own
-`Streams` and client) making a real upload at the worst moment: between our read of the
-manifest and our If-Match write."""
+"""The storage shell against a real Azurite.
+
+When another upload wins the manifest race, the loser decides again on the winner's manifest,
+and after losing twice answers 409 conflict, without touching what the winners stored. The
+rival is a second app instance (its own `Streams` and client) making a real upload at the
+worst moment: between our read of the manifest and our If-Match write.
+
+A join storm costs one storage read per cache period, and a stale entry is revalidated with
+the manifest's ETag, reusing the immutable blobs it has."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -16,6 +21,7 @@ from codestream.blobs import BlobStore, StoredBlob
 from codestream.config import Settings, load_settings
 from codestream.history import replay
 from codestream.ids import owner_key
+from codestream.joincache import JoinCache
 from codestream.streams import KEYFRAMES, SEGMENTS, Streams
 from harness.azurite import RunningAzurite, start_azurite
 from harness.history_model import StreamerModel
@@ -114,3 +120,66 @@ async def test_a_lost_race_is_decided_again_then_conflict(
         assert replay(doc["keyframe"], doc["segments"])[0] == rival_keyframes[-1]["doc"] + "!"
     await store.close()
     await rival_store.close()
+
+
+class CountingStore(BlobStore):
+    """A real store that counts its reads (and whether each was conditional)."""
+
+    def __init__(self, storage: Any) -> None:
+        super().__init__(storage)
+        self.reads: list[tuple[str, bool]] = []
+
+    async def read(self, name: str, unless_etag: str | None = None) -> Any:
+        self.reads.append((name.split("/", 1)[1], unless_etag is not None))
+        return await super().read(name, unless_etag)
+
+
+async def test_a_join_storm_costs_one_storage_read_per_cache_period(
+    azurite: RunningAzurite,
+) -> None:
+    sid = "stream-storm-0001"
+    config = settings(azurite)
+    writer = Streams(config, BlobStore(config.storage))
+    model = StreamerModel(doc="x = 1\n" * 500)
+    assert (await writer.upload(KEYFRAMES, sid, auth(sid), dump(model.keyframe()))).status == 200
+    model.replace(0, 0, "# ")
+    assert (await writer.upload(SEGMENTS, sid, auth(sid), dump(model.cut()))).status == 200
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    store = CountingStore(config.storage)
+    reader = Streams(config, store, cache=JoinCache(1.0, clock=clock))
+    answers = await asyncio.gather(
+        *(reader.read(sid, {"accept-encoding": "gzip"}) for _ in range(200))
+    )
+    assert {a.status for a in answers} == {200}
+    assert len({a.body for a in answers}) == 1
+    # for 200 joins: the manifest, the keyframe, the one segment
+    assert [(name.split("/")[0], conditional) for name, conditional in store.reads] == [
+        ("manifest.json", False),
+        ("k", False),
+        ("s", False),
+    ]
+    clock.now = 0.9
+    await reader.read(sid, {})
+    assert len(store.reads) == 3  # fresh: no storage call at all
+    clock.now = 1.1  # stale: revalidated with the manifest's ETag, blobs reused
+    again = await reader.read(sid, {"accept-encoding": "gzip"})
+    assert again.body == answers[0].body
+    assert store.reads[3:] == [("manifest.json", True)]
+    model.replace(0, 0, "!")  # another instance stores more
+    assert (await writer.upload(SEGMENTS, sid, auth(sid), dump(model.cut()))).status == 200
+    clock.now = 2.2
+    doc = (await reader.read(sid, {})).json()
+    assert replay(doc["keyframe"], doc["segments"]) == (model.doc, 2)
+    # one conditional manifest read, then only the new segment: the rest was reused
+    assert store.reads[4] == ("manifest.json", True)
+    assert len(store.reads) == 6
+    assert store.reads[5][0].startswith("s/e1/2-2-")
+    assert not store.reads[5][1]
+    await store.close()
