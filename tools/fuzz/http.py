@@ -411,7 +411,8 @@ async def _send(
     if resp.status >= 500:
         tally.problem(f"{kind}: {resp.status} {body[:200]!r}")
     elif req.forged and 200 <= resp.status < 300:
-        tally.problem(f"{kind}: forged event accepted with {resp.status} {req.headers}")
+        shown = {k: ("<redacted>" if k == "Authorization" else v) for k, v in req.headers.items()}
+        tally.problem(f"{kind}: forged request accepted with {resp.status} {shown} {req.path}")
     elif resp.status >= 400 and req.method != "HEAD" and resp.status != 413:
         try:
             error = json.loads(body)["error"]
