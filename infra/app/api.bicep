@@ -81,9 +81,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
     siteConfig: {
+      // Flex Consumption rejects ftpsState, http20Enabled, alwaysOn, linuxFxVersion and more
+      // (infra/README.md, "Flex Consumption rules"; tests/infra/test_flex_rules.py).
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
       appSettings: [for setting in items(appSettings): {
         name: setting.key
         value: setting.value
