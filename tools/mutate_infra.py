@@ -11,6 +11,7 @@ as NOT CAUGHT and makes the tool exit 1. The unchanged copy runs first and must 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -46,6 +47,20 @@ def regex(relative: str, pattern: str, new: str) -> Callable[[Path], None]:
         if count != 1:
             raise ValueError(f"{relative}: {pattern!r} matches nothing; update the mutation")
         path.write_text(text)
+
+    return apply
+
+
+def drop_parameter(name: str) -> Callable[[Path], None]:
+    """Remove one parameter's entry from main.parameters.json (the file stays valid JSON)."""
+
+    def apply(root: Path) -> None:
+        path = root / "infra" / "main.parameters.json"
+        document = json.loads(path.read_text())
+        if name not in document["parameters"]:
+            raise ValueError(f"main.parameters.json has no {name}; update the mutation")
+        del document["parameters"][name]
+        path.write_text(json.dumps(document, indent=2) + "\n")
 
     return apply
 
@@ -91,7 +106,7 @@ MUTATIONS = [
     Mutation(
         "4-owner-key-mapping",
         "4. ownerKeySecret without an environment mapping in main.parameters.json",
-        regex("infra/main.parameters.json", r',\s*"ownerKeySecret": \{[^}]*\}', ""),
+        drop_parameter("ownerKeySecret"),
     ),
     Mutation(
         "5-key-vault-reference",
@@ -157,7 +172,7 @@ MUTATIONS = [
     Mutation(
         "8-audience-unmapped",
         "8. upstreamAudience not settable from the azd environment",
-        regex("infra/main.parameters.json", r',\s*"upstreamAudience": \{[^}]*\}', ""),
+        drop_parameter("upstreamAudience"),
     ),
 ]  # fmt: skip
 
