@@ -459,6 +459,9 @@ async def hop_health(smoke: Smoke) -> str:
                 last = f"{resp.status} {text[:200]}"
                 if resp.status < 500 and resp.status != 404:
                     break
+        except aiohttp.ClientConnectorError as exc:  # nothing listens: waiting will not help
+            last = str(exc) or type(exc).__name__
+            break
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             last = str(exc) or type(exc).__name__
         if time.monotonic() >= deadline:

@@ -128,3 +128,70 @@ def test_the_gate_finds_a_planted_defect(
     planted_findings: dict[str, list[str]], plant: str
 ) -> None:
     assert planted_findings[plant] == [PLANTS[plant][3]]
+
+
+LIFECYCLE_POLICY = """
+param accountName string
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: accountName
+}
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'expire-streams'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                'streams/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 30
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+"""
+
+
+def test_a_resource_type_no_template_has_yet_is_checked_too(tmp_path: Path) -> None:
+    # a storage lifecycle policy (the next issue adds one): no gate code knows this type
+    good, bad = tmp_path / "good.bicep", tmp_path / "bad.bicep"
+    good.write_text(LIFECYCLE_POLICY)
+    bad.write_text(
+        LIFECYCLE_POLICY.replace("prefixMatch:", "prefixMatches:").replace(
+            "GreaterThan: 30", "GreaterThan: '30'"
+        )
+    )
+    dump = run_dump(good, bad)
+    planted = Templates(dump["bicep"])
+    schema = run_arm_schemas(wanted_schemas(planted))
+    assert schema["missing"] == {}
+    findings = {
+        path.name: [f.problem for f in SchemaCheck(schema).check(planted) if str(path) in f.where]
+        for path in (good, bad)
+    }
+    assert findings["good.bicep"] == []
+    at = "properties.policy.rules[0].definition"
+    assert findings["bad.bicep"] == [
+        f"{at}.filters.prefixMatches is not a property of this resource type at this "
+        "api-version (did you mean prefixMatch?)",
+        f"{at}.actions.baseBlob.delete.daysAfterModificationGreaterThan must be float, "
+        "got str '30'",
+    ]
