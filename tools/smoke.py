@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -24,7 +25,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -314,7 +315,7 @@ class Smoke:
 
     async def post_negotiate(
         self, body: dict[str, str], origin: str | None = None
-    ) -> tuple[int, Any, dict[str, str]]:
+    ) -> tuple[int, Any, Mapping[str, str]]:
         headers = {"Content-Type": SIMPLE_CONTENT_TYPE, "Origin": origin or origin_of(self.web)}
         try:
             async with self.session.post(
@@ -325,7 +326,7 @@ class Smoke:
                     answer: Any = json.loads(text)
                 except ValueError:
                     answer = text[:200]
-                return resp.status, answer, dict(resp.headers)
+                return resp.status, answer, resp.headers.copy()  # case-insensitive
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise HopFailed(
                 f"POST {self.api}{NEGOTIATE} failed: {exc or type(exc).__name__}",
@@ -339,7 +340,7 @@ class Smoke:
             "Connection": "Upgrade",
             "Upgrade": "websocket",
             "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": secrets.token_urlsafe(16)[:22] + "==",
+            "Sec-WebSocket-Key": base64.b64encode(secrets.token_bytes(16)).decode(),
             "Sec-WebSocket-Protocol": "json.reliable.webpubsub.azure.v1",
         }
         try:
@@ -375,10 +376,11 @@ def negotiate_failure(status: int, answer: Any, api: str) -> tuple[str, str]:
     )
 
 
-async def fetch(smoke: Smoke, url: str) -> tuple[int, dict[str, str], str]:
+async def fetch(smoke: Smoke, url: str) -> tuple[int, Mapping[str, str], str]:
     try:
         async with smoke.session.get(url) as resp:
-            return resp.status, dict(resp.headers), await resp.text()
+            # a copy of aiohttp's headers stays case-insensitive (HTTP/2 sends lower case)
+            return resp.status, resp.headers.copy(), await resp.text()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise HopFailed(
             f"GET {url} failed: {exc or type(exc).__name__}",
