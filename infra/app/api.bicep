@@ -82,7 +82,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       // Flex Consumption rejects ftpsState, http20Enabled, alwaysOn, linuxFxVersion and more
-      // (infra/README.md, "Flex Consumption rules"; tests/infra/test_flex_rules.py).
+      // (infra/README.md, "Platform rules the schema cannot express"; test_platform_rules.py).
       minTlsVersion: '1.2'
       appSettings: [for setting in items(appSettings): {
         name: setting.key
