@@ -24,7 +24,7 @@ from harness.processes import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 SMOKE_TIMEOUT_S = 120
-HOP_LINE = re.compile(r"^([✓✗-]) (\d) (\w+)", re.MULTILINE)
+HOP_LINE = re.compile(r"^([✓✗-]) (\d+) (\w+)", re.MULTILINE)
 
 
 def smoke(url: str) -> tuple[int, str]:
