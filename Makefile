@@ -8,11 +8,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 EMULATOR_PORT ?= 8081
+STORAGE_PORT ?= 10000
 CHROMIUM ?= /usr/bin/chromium
 
 PY_STAMP := $(VENV)/.installed
 WEB_STAMP := static_web/node_modules/.installed
 NODE_HARNESS_STAMP := harness/node/node_modules/.installed
+DEVHOST_STAMP := devhost/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
 WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.template.json
 
@@ -50,6 +52,11 @@ $(WEB_STAMP): static_web/package.json static_web/package-lock.json
 	cd static_web && npm ci --no-audit --no-fund
 	touch $@
 
+# Azurite (Microsoft's storage emulator), started by the dev host and the tests.
+$(DEVHOST_STAMP): devhost/package.json devhost/package-lock.json
+	cd devhost && npm ci --no-audit --no-fund
+	touch $@
+
 $(NODE_HARNESS_STAMP): harness/node/package.json harness/node/package-lock.json
 	cd harness/node && npm ci --no-audit --no-fund
 	touch $@
@@ -65,12 +72,12 @@ chromium:
 	  else echo "Chromium is missing: run 'sudo apt-get install chromium' (Debian) once." >&2; exit 1; fi; \
 	fi
 
-setup: $(PY_STAMP) $(WEB_STAMP)
+setup: $(PY_STAMP) $(WEB_STAMP) $(DEVHOST_STAMP)
 
 build: setup $(DIST_STAMP)
 
 run: build
-	$(BIN)/python -m devhost --port $(PORT) --emulator-port $(EMULATOR_PORT)
+	$(BIN)/python -m devhost --port $(PORT) --emulator-port $(EMULATOR_PORT) --storage-port $(STORAGE_PORT)
 
 lint: $(PY_STAMP) lint-js
 	$(BIN)/ruff check .
@@ -96,9 +103,10 @@ test: build $(NODE_HARNESS_STAMP) chromium $(INFRA_STAMP)
 audit: $(PY_STAMP) $(WEB_STAMP)
 	$(BIN)/python -m tools.audit
 
-# The long fuzz runs (`make test` runs short ones). FUZZ_REQUESTS / FUZZ_FRAMES to vary.
+# The long fuzz runs (`make test` runs short ones). FUZZ_REQUESTS / FUZZ_STORAGE_REQUESTS /
+# FUZZ_FRAMES to vary.
 fuzz: build
-	$(BIN)/python -m tools.fuzz.http --requests $${FUZZ_REQUESTS:-5000}
+	$(BIN)/python -m tools.fuzz.http --requests $${FUZZ_REQUESTS:-5000} --storage-requests $${FUZZ_STORAGE_REQUESTS:-5000}
 	$(BIN)/python -m tools.fuzz.emulator --frames $${FUZZ_FRAMES:-5000}
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/property -q
 	cd static_web && FC_RUNS=5000 node --test test/*.property.test.js
@@ -117,7 +125,7 @@ infra-mutations: build $(INFRA_STAMP)
 	$(BIN)/python -m tools.mutate_infra
 
 clean:
-	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist harness/node/node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist harness/node/node_modules devhost/node_modules .pytest_cache .ruff_cache
 
 # The long soak (a few minutes; `make test` runs a 30 s form): random edits and injected faults,
 # figures appended to bench/results-soak.md. SOAK_SECONDS=600 / CODESTREAM_SOAK_SEED=n to vary.

@@ -42,6 +42,26 @@ def create_app(runtime: Runtime) -> func.FunctionApp:
         method = req.method.upper()
         return _response(await runtime.handle_event(method, dict(req.headers), req.get_body()))
 
+    @app.route(route=routes.STREAM, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def stream_state(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous: whoever has the link may watch, so may read what was streamed."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        return _response(await runtime.read_stream(stream_id, dict(req.headers)))
+
+    @app.route(route=routes.KEYFRAMES, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def upload_keyframe(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous to the Functions host; the owner key (Authorization: Bearer) is checked."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        return _response(
+            await runtime.upload_keyframe(stream_id, dict(req.headers), req.get_body())
+        )
+
+    @app.route(route=routes.SEGMENTS, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def upload_segment(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous to the Functions host; the owner key (Authorization: Bearer) is checked."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        return _response(await runtime.upload_segment(stream_id, dict(req.headers), req.get_body()))
+
     @app.route(route=routes.HEALTH, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
     async def health(req: func.HttpRequest) -> func.HttpResponse:
         """For probes: answering at all means the settings loaded and the worker runs."""

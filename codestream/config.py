@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from codestream.contract import CONTRACT
+
 CONNECTION_STRING = "WebPubSubConnectionString"
 ENDPOINT = "WebPubSubEndpoint"
 HUB = "WebPubSubHub"
@@ -19,6 +21,10 @@ UPSTREAM_AUDIENCE = "WebPubSubUpstreamAudience"
 UPSTREAM_TENANT_ID = "WebPubSubUpstreamTenantId"
 UPSTREAM_PRINCIPAL_ID = "WebPubSubUpstreamPrincipalId"
 UPSTREAM_AUTHORITY_HOST = "WebPubSubUpstreamAuthorityHost"
+STORAGE_CONNECTION_STRING = "StreamStorageConnectionString"
+STORAGE_ACCOUNT_URL = "StreamStorageAccountUrl"
+STORAGE_CONTAINER = "StreamStorageContainer"
+STORAGE_SETTINGS = (STORAGE_CONNECTION_STRING, STORAGE_ACCOUNT_URL, STORAGE_CONTAINER)
 
 # Microsoft Entra ID (public cloud): whose keys sign Web PubSub's managed-identity tokens
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -32,6 +38,7 @@ SETTINGS = (
     UPSTREAM_TENANT_ID,
     UPSTREAM_PRINCIPAL_ID,
     UPSTREAM_AUTHORITY_HOST,
+    *STORAGE_SETTINGS,
 )
 # App Service passes a Key Vault reference it could not resolve through as its literal text.
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
@@ -62,6 +69,20 @@ class UpstreamEntra:
 
 
 @dataclass(frozen=True)
+class StreamStorage:
+    """Where streams are stored: Azurite (a connection string with its key) or an Azure
+    account URL used with the app's managed identity."""
+
+    container: str
+    connection_string: str | None
+    account_url: str | None  # https://<account>.blob.core.windows.net
+
+    def __repr__(self) -> str:  # the connection string holds the account key
+        where = self.account_url or "connection string"
+        return f"StreamStorage(container={self.container!r}, {where})"
+
+
+@dataclass(frozen=True)
 class Settings:
     hub: str
     owner_key_secret: str
@@ -69,6 +90,7 @@ class Settings:
     connection_string: str | None  # set => key auth to the service, ce-signature upstream
     access_keys: tuple[str, ...]  # keys that may sign upstream events (empty in Azure)
     upstream_entra: UpstreamEntra | None
+    storage: StreamStorage
 
     @property
     def service_host(self) -> str:
@@ -142,6 +164,68 @@ def _refuse_unresolved_key_vault_references(env: Mapping[str, str]) -> None:
             )
 
 
+# Blob container names: 3-63 of lower-case letters, digits and single hyphens
+_CONTAINER_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_storage_connection_string(value: str) -> None:
+    parts: dict[str, str] = {}
+    for segment in value.split(";"):
+        if not segment.strip():
+            continue
+        if "=" not in segment:
+            msg = "expected key=value segments separated by ';'"
+            raise ConfigError(STORAGE_CONNECTION_STRING, msg)
+        key, item = segment.split("=", 1)
+        parts[key.strip().lower()] = item.strip()
+    if not parts.get("accountname"):
+        raise ConfigError(STORAGE_CONNECTION_STRING, "AccountName is missing")
+    if not (parts.get("accountkey") or parts.get("sharedaccesssignature")):
+        raise ConfigError(STORAGE_CONNECTION_STRING, "AccountKey is missing")
+    if "blobendpoint" in parts:
+        _check_url(STORAGE_CONNECTION_STRING, parts["blobendpoint"], "BlobEndpoint")
+    elif parts.get("defaultendpointsprotocol") not in ("http", "https"):
+        msg = "needs BlobEndpoint, or DefaultEndpointsProtocol=https (with EndpointSuffix)"
+        raise ConfigError(STORAGE_CONNECTION_STRING, msg)
+
+
+def _storage_account_url(value: str) -> str:
+    split = urlsplit(value)
+    plain_ok = split.hostname in _LOOPBACK and split.scheme == "http"  # a local stand-in
+    if not split.hostname or (split.scheme != "https" and not plain_ok):
+        msg = f"must be https://<account>.blob.core.windows.net, got {value!r}"
+        raise ConfigError(STORAGE_ACCOUNT_URL, msg)
+    if split.path.strip("/") or split.query:
+        raise ConfigError(STORAGE_ACCOUNT_URL, "must be the account URL alone, no path or query")
+    return f"{split.scheme}://{split.netloc}"
+
+
+def _storage(env: Mapping[str, str]) -> StreamStorage:
+    connection_string = env.get(STORAGE_CONNECTION_STRING, "").strip()
+    account_url = env.get(STORAGE_ACCOUNT_URL, "").strip()
+    if connection_string and account_url:
+        msg = f"set either {STORAGE_CONNECTION_STRING} or {STORAGE_ACCOUNT_URL}, not both"
+        raise ConfigError(STORAGE_ACCOUNT_URL, msg)
+    if not connection_string and not account_url:
+        raise ConfigError(
+            STORAGE_CONNECTION_STRING,
+            f"missing: set {STORAGE_CONNECTION_STRING} (Azurite, local) or "
+            f"{STORAGE_ACCOUNT_URL} (Azure)",
+        )
+    if connection_string:
+        _check_storage_connection_string(connection_string)
+    container = env.get(STORAGE_CONTAINER, "").strip() or CONTRACT.storage.container
+    if not _CONTAINER_PATTERN.fullmatch(container):
+        msg = "must be 3-63 lower-case letters, digits and single hyphens"
+        raise ConfigError(STORAGE_CONTAINER, msg)
+    return StreamStorage(
+        container=container,
+        connection_string=connection_string or None,
+        account_url=_storage_account_url(account_url) if account_url else None,
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     _refuse_unresolved_key_vault_references(env)
     connection_string = env.get(CONNECTION_STRING, "").strip()
@@ -182,4 +266,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         connection_string=connection_string or None,
         access_keys=keys,
         upstream_entra=upstream,
+        storage=_storage(env),
     )

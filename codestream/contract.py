@@ -29,6 +29,21 @@ class EventContract:
 
 
 @dataclass(frozen=True)
+class StorageContract:
+    """The stream storage numbers (docs/protocol.md, "Storage")."""
+
+    container: str
+    segment_bytes: int  # the client cuts a segment at this many bytes of JSON
+    tail_max_bytes: int  # bytes of segments after the latest keyframe the server takes
+    tail_max_segments: int
+    manifest_entries: int  # keyframes + segments + gaps one stream may record
+    upload_burst: float
+    upload_per_second: float
+    join_cache_ms: int
+    retention_days: int
+
+
+@dataclass(frozen=True)
 class Contract:
     protocol_version: int
     stream_id: re.Pattern[str]
@@ -47,8 +62,13 @@ class Contract:
     snapshot_chunks: int
     event_envelope_bytes: int
     connection_state_chars: int
+    ticket_chars: int
+    keyframe_bytes: int
+    segment_bytes: int  # the largest segment upload
+    catchup_bytes: int
     token_minutes: int
     events: dict[str, EventContract]
+    storage: StorageContract
     raw: dict[str, Any]
 
 
@@ -88,9 +108,51 @@ def _event(doc: dict[str, Any], name: str) -> EventContract:
     )
 
 
+EVENT_NAMES = ("sync", "snapshot", "control", "catchup", "watchers")
+
+
+def _storage(doc: dict[str, Any]) -> StorageContract:
+    container = _str(doc, "storage", "container")
+    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", container):
+        raise ContractError("storage.container must be a valid blob container name")
+    return StorageContract(
+        container=container,
+        segment_bytes=_int(doc, "storage", "segmentBytes"),
+        tail_max_bytes=_int(doc, "storage", "tailMaxBytes"),
+        tail_max_segments=_int(doc, "storage", "tailMaxSegments"),
+        manifest_entries=_int(doc, "storage", "manifestEntries"),
+        upload_burst=float(_int(doc, "storage", "uploadBurst")),
+        upload_per_second=float(_int(doc, "storage", "uploadPerSecond")),
+        join_cache_ms=_int(doc, "storage", "joinCacheMs"),
+        retention_days=_int(doc, "storage", "retentionDays"),
+    )
+
+
+def _check_storage(contract: Contract) -> None:
+    """The storage numbers only work together: say which pair disagrees."""
+    storage, raw = contract.storage, contract.raw
+    if contract.segment_bytes < contract.delta_message_bytes + storage.segment_bytes:
+        # the client cuts at storage.segmentBytes, so one delta may land on top of a full cut
+        raise ContractError(
+            "limits.segmentBytes must hold storage.segmentBytes + limits.deltaMessageBytes"
+        )
+    if storage.tail_max_bytes < contract.keyframe_bytes + contract.segment_bytes:
+        raise ContractError(
+            "storage.tailMaxBytes must hold limits.keyframeBytes + limits.segmentBytes: the "
+            "client's keyframe policy lets the tail grow to about one document"
+        )
+    if contract.events["catchup"].max_bytes != contract.catchup_bytes:
+        raise ContractError("events.catchup.maxBytes must be limits.catchupBytes")
+    keepalive = _int(raw, "storage", "keepaliveBytes")
+    if keepalive > 65536 or keepalive > contract.segment_bytes:
+        raise ContractError("storage.keepaliveBytes must fit fetch keepalive's 64 KiB")
+    if storage.upload_per_second <= 0 or storage.upload_burst < 1:
+        raise ContractError("storage.uploadBurst must be >= 1 and uploadPerSecond > 0")
+
+
 def load_contract(doc: dict[str, Any]) -> Contract:
     """Check and type a contract document; raises ContractError naming what is wrong."""
-    events = {name: _event(doc, name) for name in ("sync", "snapshot", "control")}
+    events = {name: _event(doc, name) for name in EVENT_NAMES}
     contract = Contract(
         protocol_version=_int({"contract": doc}, "contract", "protocolVersion"),
         stream_id=_pattern(doc, "streamId"),
@@ -109,8 +171,13 @@ def load_contract(doc: dict[str, Any]) -> Contract:
         snapshot_chunks=_int(doc, "limits", "snapshotChunks"),
         event_envelope_bytes=_int(doc, "limits", "eventEnvelopeBytes"),
         connection_state_chars=_int(doc, "limits", "connectionStateChars"),
+        ticket_chars=_int(doc, "limits", "ticketChars"),
+        keyframe_bytes=_int(doc, "limits", "keyframeBytes"),
+        segment_bytes=_int(doc, "limits", "segmentBytes"),
+        catchup_bytes=_int(doc, "limits", "catchupBytes"),
         token_minutes=_int(doc, "tokens", "minutes"),
         events=events,
+        storage=_storage(doc),
         raw=doc,
     )
     snapshot_bytes = contract.snapshot_chunk_bytes + contract.event_envelope_bytes
@@ -120,6 +187,7 @@ def load_contract(doc: dict[str, Any]) -> Contract:
         )
     if _int(doc, "limits", "deltaChangesBytes") >= contract.delta_message_bytes:
         raise ContractError("limits.deltaChangesBytes must leave room below deltaMessageBytes")
+    _check_storage(contract)
     return contract
 
 

@@ -51,6 +51,15 @@ def check_changes(length: int, changes: Any) -> int:
     return length
 
 
+_UNBOUNDED = 2**62
+
+
+def check_shape(changes: Any) -> None:
+    """DeltaError unless `changes` is a well-formed change list; for a document whose length is
+    not known here (a catchup is checked by the watcher that has the document)."""
+    check_changes(_UNBOUNDED, changes)
+
+
 def apply_changes(doc: str, changes: Sequence[Any]) -> str:
     """Apply `changes` in order; on DeltaError nothing is applied."""
     check_changes(utf16_length(doc), changes)

@@ -34,9 +34,16 @@ class Code(StrEnum):
     UNKNOWN_EVENT = "unknown_event"
     WRONG_ROLE = "wrong_role"  # e.g. a watcher sending `snapshot`
     OTHER_STREAM = "other_stream"  # streamId of the event is not the connection's stream
-    NOT_A_WATCHER = "not_a_watcher"  # snapshot `to` is not a watcher of this stream
+    NOT_A_WATCHER = "not_a_watcher"  # snapshot/catchup ticket does not prove `to` a watcher
     RATE_LIMITED = "rate_limited"
     NO_STATE = "no_state"  # event from a connection the connect handler never accepted
+    # stream storage (uploads and the join read)
+    BAD_DELTA = "bad_delta"  # a change does not apply to the stored document's length
+    NO_STREAM = "no_stream"  # nothing stored for this stream (yet)
+    OUT_OF_ORDER = "out_of_order"  # not the next version of the stored head; body has "head"
+    CONFLICT = "conflict"  # lost the race for the manifest to other uploads, more than once
+    HISTORY_FULL = "history_full"  # the stream's manifest has storage.manifestEntries entries
+    STORAGE_UNAVAILABLE = "storage_unavailable"  # storage failed or is unreachable; retry
     # service
     SERVICE_ERROR = "service_error"  # Web PubSub refused or failed a call
 
@@ -59,6 +66,12 @@ STATUS: dict[Code, int] = {
     Code.NOT_A_WATCHER: 403,
     Code.RATE_LIMITED: 429,
     Code.NO_STATE: 403,
+    Code.BAD_DELTA: 400,
+    Code.NO_STREAM: 404,
+    Code.OUT_OF_ORDER: 409,
+    Code.CONFLICT: 409,
+    Code.HISTORY_FULL: 409,
+    Code.STORAGE_UNAVAILABLE: 503,
     Code.SERVICE_ERROR: 502,
 }
 

@@ -1,10 +1,11 @@
 """`/api/webpubsub/events`: Web PubSub's event handler.
 
 Authenticates every event, then: `connect` decides a connection's role from its token's
-claims and stores it in the connection state; `connected`/`disconnected` keep presence
-(`status`, `watchers`) and replace an older streamer connection; user events are checked by
-`messages.check_user_event` before anything is forwarded. Nothing is kept in memory between
-invocations: any instance can handle any event.
+claims and stores it in the connection state; a streamer's `connected`/`disconnected` keep
+the stream's `status` and replace an older streamer connection (a watcher's cost nothing);
+user events are checked by `messages.check_user_event` before anything is forwarded, and a
+`snapshot` or `catchup` must carry the ticket of the sync-request it answers. Nothing is kept
+in memory between invocations: any instance can handle any event.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ from codestream.config import Settings
 from codestream.errors import Code, Refusal
 from codestream.http import HttpResult
 from codestream.messages import (
+    Catchup,
     Checked,
     Control,
     Snapshot,
     Sync,
+    Watchers,
+    catchup_message,
     check_user_event,
     control_message,
     snapshot_message,
@@ -46,6 +50,7 @@ from codestream.messages import (
 )
 from codestream.ports import WebPubSub
 from codestream.state import ConnState, Role, decode_state
+from codestream.tickets import Tickets
 from codestream.upstream_auth import UpstreamAuth
 
 log = logging.getLogger(__name__)
@@ -86,6 +91,7 @@ class EventHandler:
         self._auth = auth
         self._client = client
         self._clock = clock
+        self._tickets = Tickets(settings.owner_key_secret)
 
     async def handle(self, method: str, headers: Mapping[str, str], body: bytes) -> HttpResult:
         headers = lower_headers(headers)
@@ -135,31 +141,25 @@ class EventHandler:
         return accept_connect(decision.encode())
 
     async def _count_watchers(self, stream_id: str) -> int:
+        """One paged listing of the group; asked for by the streamer, coalesced on its side."""
         count = 0
         async for _ in self._client().list_connections(group=stream_id):
             count += 1
         return count
 
-    async def _send_watchers(self, stream_id: str) -> None:
-        count = await self._count_watchers(stream_id)
-        await self._client().send_to_user(
-            ids.streamer_user(stream_id), watchers_message(count), content_type=JSON
-        )
-
     async def _connected(self, event: CloudEvent, state: ConnState) -> None:
+        if state.role is Role.WATCHER:  # joins cost no REST call: counts are asked for
+            return
         client = self._client()
-        if state.role is Role.STREAMER:
-            await client.close_user_connections(
-                ids.streamer_user(state.stream_id),
-                excluded=[event.connection_id],
-                reason="replaced by a newer connection of the same stream",
-            )
-            await client.send_to_group(state.stream_id, status_message("live"), content_type=JSON)
-        await self._send_watchers(state.stream_id)
+        await client.close_user_connections(
+            ids.streamer_user(state.stream_id),
+            excluded=[event.connection_id],
+            reason="replaced by a newer connection of the same stream",
+        )
+        await client.send_to_group(state.stream_id, status_message("live"), content_type=JSON)
 
     async def _disconnected(self, state: ConnState) -> None:
         if state.role is Role.WATCHER:
-            await self._send_watchers(state.stream_id)
             return
         if state.ended:  # watchers already got "ended"
             return
@@ -184,15 +184,22 @@ class EventHandler:
                 streamer = ids.streamer_user(stream_id)
                 if not await client.user_exists(streamer):
                     return reply(status_message("offline"), new_state.encode())
-                message = sync_request_message(event.connection_id, have)
+                ticket = self._tickets.issue(stream_id, event.connection_id)
+                message = sync_request_message(event.connection_id, have, ticket)
                 await client.send_to_user(streamer, message, content_type=JSON)
-            case Snapshot() as snapshot:
-                if not await self._is_watcher(snapshot.stream_id, snapshot.to):
-                    msg = "`to` is not a connection watching this stream"
+            case Snapshot() | Catchup() as answer:
+                if not self._tickets.verify(answer.stream_id, answer.to, answer.ticket):
+                    msg = "ticket is not the one of a sync-request from `to` on this stream"
                     return refuse_user_event(Refusal(Code.NOT_A_WATCHER, msg), new_state.encode())
-                await client.send_to_connection(
-                    snapshot.to, snapshot_message(snapshot), content_type=JSON
+                message = (
+                    snapshot_message(answer)
+                    if isinstance(answer, Snapshot)
+                    else catchup_message(answer)
                 )
+                await client.send_to_connection(answer.to, message, content_type=JSON)
+            case Watchers(stream_id):
+                count = await self._count_watchers(stream_id)
+                return reply(watchers_message(count), new_state.encode())
             case Control() as control:
                 await client.send_to_group(
                     control.stream_id, control_message(control), content_type=JSON
@@ -203,11 +210,3 @@ class EventHandler:
                     )
                     new_state = replace(new_state, ended=True)
         return reply(None, new_state.encode())
-
-    async def _is_watcher(self, stream_id: str, connection_id: str) -> bool:
-        """Group membership is the service's to know: the connection state of the sender says
-        nothing about another connection, so ask the service (one paged list)."""
-        async for item in self._client().list_connections(group=stream_id):
-            if item.connection_id == connection_id:
-                return True
-        return False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codestream.contract import CONTRACT, Contract
+from codestream.delta import DeltaError, check_shape
 from codestream.errors import Code, Refusal
 from codestream.http import parse_json
 from codestream.ratelimit import Limit, take
@@ -126,6 +127,7 @@ class Sync:
 class Snapshot:
     stream_id: str
     to: str
+    ticket: str  # from the sync-request: proves `to` a watcher of this stream
     epoch: str
     v: int
     doc: str
@@ -142,7 +144,28 @@ class Control:
     ended: bool = False
 
 
-UserEvent = Sync | Snapshot | Control
+@dataclass(frozen=True)
+class Catchup:
+    """Only the deltas a watcher at (epoch, from) misses, as one sequential change list."""
+
+    stream_id: str
+    to: str
+    ticket: str
+    epoch: str
+    from_v: int
+    v: int
+    changes: tuple[Any, ...]
+    sel: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Watchers:
+    """The streamer asks for its watcher count (answered in the event's reply)."""
+
+    stream_id: str
+
+
+UserEvent = Sync | Snapshot | Control | Catchup | Watchers
 
 
 def _version(value: Any, name: str, c: Contract) -> int | Refusal:
@@ -188,16 +211,32 @@ def parse_sync(value: dict[str, Any], stream_id: str, c: Contract) -> Sync | Ref
     return Sync(stream_id, Have(epoch, v))
 
 
-def parse_snapshot(value: dict[str, Any], stream_id: str, c: Contract) -> Snapshot | Refusal:
-    allowed = {"streamId", "to", "epoch", "v", "doc", "chunk", "lang", "title"}
-    if refusal := _unknown_keys(value, allowed):
-        return refusal
-    missing = sorted({"to", "epoch", "v", "doc", "chunk"} - set(value))
+def _missing(value: dict[str, Any], required: set[str]) -> Refusal | None:
+    missing = sorted(required - set(value))
     if missing:
         return Refusal(Code.BAD_SCHEMA, f"missing field(s): {', '.join(missing)}")
-    to = value["to"]
+    return None
+
+
+def _to_and_ticket(value: dict[str, Any], c: Contract) -> tuple[str, str] | Refusal:
+    to, ticket = value["to"], value["ticket"]
     if not isinstance(to, str) or not c.connection_id.fullmatch(to):
         return Refusal(Code.BAD_SCHEMA, "to must be a connection id")
+    if not isinstance(ticket, str) or not 0 < len(ticket) <= c.ticket_chars:
+        msg = "ticket must be the string of the sync-request being answered"
+        return Refusal(Code.BAD_SCHEMA, msg)
+    return to, ticket
+
+
+def parse_snapshot(value: dict[str, Any], stream_id: str, c: Contract) -> Snapshot | Refusal:
+    allowed = {"streamId", "to", "ticket", "epoch", "v", "doc", "chunk", "lang", "title"}
+    if refusal := _unknown_keys(value, allowed):
+        return refusal
+    if refusal := _missing(value, {"to", "ticket", "epoch", "v", "doc", "chunk"}):
+        return refusal
+    target = _to_and_ticket(value, c)
+    if isinstance(target, Refusal):
+        return target
     epoch = _epoch(value["epoch"], "epoch", c)
     if isinstance(epoch, Refusal):
         return epoch
@@ -222,7 +261,59 @@ def parse_snapshot(value: dict[str, Any], stream_id: str, c: Contract) -> Snapsh
     lang_title = _lang_title(value, c)
     if isinstance(lang_title, Refusal):
         return lang_title
-    return Snapshot(stream_id, to, epoch, v, doc, (chunk[0], chunk[1]), *lang_title)
+    return Snapshot(stream_id, *target, epoch, v, doc, (chunk[0], chunk[1]), *lang_title)
+
+
+def parse_selection(value: Any) -> tuple[int, int] | None:
+    """`[anchor, head]`, offsets in UTF-16 code units; None if it is not one."""
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(type(x) is int and 0 <= x <= MAX_VERSION for x in value)
+    ):
+        return value[0], value[1]
+    return None
+
+
+def parse_catchup(value: dict[str, Any], stream_id: str, c: Contract) -> Catchup | Refusal:
+    allowed = {"streamId", "to", "ticket", "epoch", "from", "v", "changes", "sel"}
+    if refusal := _unknown_keys(value, allowed):
+        return refusal
+    if refusal := _missing(value, {"to", "ticket", "epoch", "from", "v", "changes"}):
+        return refusal
+    target = _to_and_ticket(value, c)
+    if isinstance(target, Refusal):
+        return target
+    epoch = _epoch(value["epoch"], "epoch", c)
+    if isinstance(epoch, Refusal):
+        return epoch
+    from_v = _version(value["from"], "from", c)
+    if isinstance(from_v, Refusal):
+        return from_v
+    v = _version(value["v"], "v", c)
+    if isinstance(v, Refusal):
+        return v
+    if from_v > v:
+        return Refusal(Code.BAD_SCHEMA, "from must not be after v")
+    changes = value["changes"]
+    try:
+        check_shape(changes)
+    except DeltaError as exc:
+        return Refusal(Code.BAD_SCHEMA, f"changes: {exc}")
+    if from_v == v and changes:
+        return Refusal(Code.BAD_SCHEMA, "a catchup with from == v has no changes")
+    sel = None
+    if "sel" in value:
+        sel = parse_selection(value["sel"])
+        if sel is None:
+            return Refusal(Code.BAD_SCHEMA, "sel must be [anchor, head], non-negative integers")
+    return Catchup(stream_id, *target, epoch, from_v, v, tuple(changes), sel)
+
+
+def parse_watchers(value: dict[str, Any], stream_id: str, c: Contract) -> Watchers | Refusal:
+    if refusal := _unknown_keys(value, {"streamId"}):
+        return refusal
+    return Watchers(stream_id)
 
 
 def parse_control(value: dict[str, Any], stream_id: str, c: Contract) -> Control | Refusal:
@@ -253,6 +344,10 @@ _PARSERS: dict[str, Callable[[dict[str, Any], str, Contract], UserEvent | Refusa
     "snapshot": parse_snapshot,
     # language/title changes and the end of the stream
     "control": parse_control,
+    # streamer answers a sync-request with only the deltas the watcher misses
+    "catchup": parse_catchup,
+    # streamer asks for its watcher count: after it connects, then coalesced
+    "watchers": parse_watchers,
 }
 
 
@@ -339,9 +434,28 @@ def watchers_message(count: int) -> dict[str, Any]:
     return {"type": "watchers", "count": count}
 
 
-def sync_request_message(connection_id: str, have: Have | None) -> dict[str, Any]:
+def sync_request_message(connection_id: str, have: Have | None, ticket: str) -> dict[str, Any]:
     have_json = None if have is None else {"epoch": have.epoch, "v": have.v}
-    return {"type": "sync-request", "connectionId": connection_id, "have": have_json}
+    return {
+        "type": "sync-request",
+        "connectionId": connection_id,
+        "have": have_json,
+        "ticket": ticket,
+    }
+
+
+def catchup_message(c: Catchup) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "catchup",
+        "streamId": c.stream_id,
+        "epoch": c.epoch,
+        "from": c.from_v,
+        "v": c.v,
+        "changes": list(c.changes),
+    }
+    if c.sel is not None:
+        message["sel"] = list(c.sel)
+    return message
 
 
 def snapshot_message(s: Snapshot) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The calls the Function App makes on Web PubSub, as a typed port.
+"""The calls the Function App makes on Web PubSub and on Blob Storage, as typed ports.
 
 `azure.messaging.webpubsubservice.aio.WebPubSubServiceClient` satisfies it (mypy checks that
 in `service.create_client`); handlers depend on this narrower shape only, so what the app
@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, Protocol
+
+from azure.core import MatchConditions
+from azure.storage.blob import ContentSettings
 
 
 class GroupMember(Protocol):
@@ -47,5 +50,50 @@ class WebPubSub(Protocol):
     ) -> Awaitable[None]: ...
 
     def list_connections(self, *, group: str) -> MemberPages: ...
+
+    def close(self) -> Awaitable[None]: ...
+
+
+# ---------------------------------------------------------------- Blob Storage
+
+
+class BlobProperties(Protocol):
+    @property
+    def etag(self) -> str: ...
+
+
+class BlobDownload(Protocol):
+    @property
+    def properties(self) -> BlobProperties: ...
+
+    def readall(self) -> Awaitable[bytes]: ...
+
+
+class BlobContainer(Protocol):
+    """The calls the Function App makes on its stream container, as a typed port:
+    `azure.storage.blob.aio.ContainerClient` satisfies it (mypy checks that in
+    `blobs.create_container_client`). Conditions: `overwrite=False` is If-None-Match: *;
+    `etag` + `match_condition` is If-Match (IfNotModified) or If-None-Match (IfModified)."""
+
+    def create_container(self) -> Awaitable[Any]: ...
+
+    def upload_blob(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        overwrite: bool | None = None,
+        content_settings: ContentSettings | None = None,
+        etag: str | None = None,
+        match_condition: MatchConditions | None = None,
+    ) -> Awaitable[Any]: ...
+
+    def download_blob(
+        self,
+        blob: str,
+        *,
+        etag: str | None = None,
+        match_condition: MatchConditions | None = None,
+    ) -> Awaitable[BlobDownload]: ...
 
     def close(self) -> Awaitable[None]: ...

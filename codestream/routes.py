@@ -9,5 +9,9 @@ ROUTE_PREFIX = "api"
 NEGOTIATE = "negotiate"
 EVENTS = "webpubsub/events"
 HEALTH = "health"
+STREAM = "streams/{streamId}"  # GET: the join state
+KEYFRAMES = "streams/{streamId}/keyframes"  # POST: the streamer uploads a keyframe
+SEGMENTS = "streams/{streamId}/segments"  # POST: ... a segment
+STREAM_ID_PARAM = "streamId"
 
 EVENT_HANDLER_PATH = f"/{ROUTE_PREFIX}/{EVENTS}"

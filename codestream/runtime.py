@@ -1,5 +1,5 @@
 """What the routes run on, built once from the settings: the service client, the event
-handler, the upstream check.
+handler, the upstream check, the stream storage.
 
 A factory rather than import-time globals, so the dev host and the tests can build as many
 independent apps as they like from any settings mapping; `function_app.py` builds the one
@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from codestream.blobs import BlobStore
 from codestream.config import Settings, load_settings
 from codestream.events import EventHandler
 from codestream.http import HttpResult, json_result
 from codestream.negotiate import negotiate
 from codestream.service import ServiceHolder
+from codestream.streams import KEYFRAMES, SEGMENTS, Streams
 from codestream.upstream_auth import UpstreamAuth
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -26,11 +28,15 @@ class Runtime:
     settings: Settings
     services: ServiceHolder
     events: EventHandler
+    blobs: BlobStore
+    streams: Streams
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         services = ServiceHolder(settings)
-        return cls(settings, services, EventHandler(settings, UpstreamAuth(settings), services.get))
+        events = EventHandler(settings, UpstreamAuth(settings), services.get)
+        blobs = BlobStore(settings.storage)
+        return cls(settings, services, events, blobs, Streams(settings, blobs))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Runtime:
@@ -45,9 +51,23 @@ class Runtime:
     ) -> HttpResult:
         return await self.events.handle(method, headers, body)
 
+    async def read_stream(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult:
+        return await self.streams.read(stream_id, headers)
+
+    async def upload_keyframe(
+        self, stream_id: str, headers: Mapping[str, str], body: bytes
+    ) -> HttpResult:
+        return await self.streams.upload(KEYFRAMES, stream_id, headers, body)
+
+    async def upload_segment(
+        self, stream_id: str, headers: Mapping[str, str], body: bytes
+    ) -> HttpResult:
+        return await self.streams.upload(SEGMENTS, stream_id, headers, body)
+
     @staticmethod
     def health() -> HttpResult:
         return json_result(200, {"status": "ok"}, NO_STORE)
 
     async def close(self) -> None:
         await self.services.close()
+        await self.blobs.close()

@@ -3,7 +3,9 @@
 1. settings (environment, then local.settings.json; OwnerKeySecret generated if missing);
 2. unless WebPubSubConnectionString/WebPubSubEndpoint is in the environment, the built-in
    emulator, with this host's event handler URL;
-3. function_app's routes (read from its FunctionApp), the built client at `/`, and a dev-only
+3. unless StreamStorageConnectionString/StreamStorageAccountUrl is in the environment,
+   Azurite (blob service, loopback, a fresh account key each run, data in .azurite/);
+4. function_app's routes (read from its FunctionApp), the built client at `/`, and a dev-only
    invocation counter at `/_devhost/invocations`.
 """
 
@@ -19,6 +21,7 @@ import os
 import secrets
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,6 +29,8 @@ from aiohttp import web
 
 from codestream import routes
 from devhost import settings
+from devhost.azurite import AzuriteProcess, AzuriteSetup
+from devhost.child_process import ChildProcess
 from devhost.emulator_process import REPO_ROOT, EmulatorProcess
 from devhost.functions import (
     Invocations,
@@ -62,6 +67,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="pass ARG to the built-in emulator (repeatable): --emulator-arg=--recovery-window=10",
     )
     parser.add_argument(
+        "--storage-port",
+        type=int,
+        default=int(os.environ.get("STORAGE_PORT", "10000")),
+        help="Azurite's blob port (10000)",
+    )
+    parser.add_argument(
+        "--storage-account-key",
+        default=None,
+        help="Azurite's account key (default: random each run)",
+    )
+    parser.add_argument(
+        "--storage-dir",
+        type=Path,
+        default=REPO_ROOT / ".azurite",
+        help="Azurite's data folder (.azurite/, gitignored)",
+    )
+    parser.add_argument(
         "--settings",
         type=Path,
         default=REPO_ROOT / "local.settings.json",
@@ -94,7 +116,19 @@ async def serve(args: argparse.Namespace) -> None:
         emulator = EmulatorProcess(
             "127.0.0.1", args.emulator_port, key, hub, handler_url, tuple(args.emulator_arg)
         )
-    settings.apply(args.settings, emulator.connection_string if emulator else None)
+    azurite: AzuriteProcess | None = None
+    if not settings.external_storage():
+        storage_dir = args.storage_dir.resolve()
+        setup = AzuriteSetup("127.0.0.1", args.storage_port, storage_dir)
+        if args.storage_account_key:
+            setup = replace(setup, account_key=args.storage_account_key)
+        azurite = AzuriteProcess(setup)
+    settings.apply(
+        args.settings,
+        emulator.connection_string if emulator else None,
+        azurite.setup.connection_string if azurite else None,
+    )
+    children: list[ChildProcess] = [c for c in (emulator, azurite) if c is not None]
 
     # imported only now: function_app reads its settings at import, as in Azure
     sys.path.insert(0, str(REPO_ROOT))
@@ -114,8 +148,8 @@ async def serve(args: argparse.Namespace) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        if emulator is not None:
-            await emulator.start()
+        for child in children:
+            await child.start()
         await runner.setup()
         try:
             await web.TCPSite(runner, args.host, args.port).start()
@@ -125,14 +159,20 @@ async def serve(args: argparse.Namespace) -> None:
         print(f"CodeStream is running at http://{shown_host}:{args.port}", flush=True)
         where = "built-in emulator" if emulator else "from the environment"
         print(f"Web PubSub ({where}): {service_endpoint}", flush=True)
+        storage = function_app.runtime.settings.storage
+        if azurite is not None:
+            shown = f"Azurite {azurite.setup.blob_endpoint}, data in {azurite.setup.location}"
+        else:
+            shown = f"from the environment ({storage.account_url or 'connection string'})"
+        print(f"Stream storage: {shown}, container {storage.container}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
         print("devhost: stopping", flush=True)
     finally:
         await runner.cleanup()
         await function_app.runtime.close()
-        if emulator is not None:
-            await emulator.stop()
+        for child in reversed(children):
+            await child.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ from codestream import config
 
 # where the service is: only the environment may point elsewhere than the built-in emulator
 SERVICE_SETTINGS = (config.CONNECTION_STRING, config.ENDPOINT)
+# where streams are stored: likewise, only the environment may name other than Azurite
+STORAGE_SETTINGS = (config.STORAGE_CONNECTION_STRING, config.STORAGE_ACCOUNT_URL)
 
 
 def read_values(path: Path) -> dict[str, str]:
@@ -50,19 +52,29 @@ def external_service() -> bool:
     return any(os.environ.get(name, "").strip() for name in SERVICE_SETTINGS)
 
 
+def external_storage() -> bool:
+    return any(os.environ.get(name, "").strip() for name in STORAGE_SETTINGS)
+
+
 def hub_name(path: Path) -> str:
     name = config.HUB
     return os.environ.get(name) or read_values(path).get(name) or config.DEFAULT_HUB
 
 
-def apply(path: Path, emulator_connection_string: str | None) -> None:
+def apply(
+    path: Path,
+    emulator_connection_string: str | None,
+    storage_connection_string: str | None = None,
+) -> None:
     """Put the settings into os.environ, where function_app (like Azure) reads them."""
     values = read_values(path)
     values[config.OWNER_KEY_SECRET] = ensure_owner_key_secret(path, values)
-    for name in SERVICE_SETTINGS:
+    for name in (*SERVICE_SETTINGS, *STORAGE_SETTINGS):
         values.pop(name, None)
     if emulator_connection_string:
         values[config.CONNECTION_STRING] = emulator_connection_string
+    if storage_connection_string:
+        values[config.STORAGE_CONNECTION_STRING] = storage_connection_string
     for name, value in values.items():
         if not os.environ.get(name):  # an empty variable counts as unset
             os.environ[name] = value

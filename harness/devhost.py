@@ -1,7 +1,11 @@
-"""Start the dev host (with its built-in emulator) as a real process, as `make run` does.
+"""Start the dev host (with its built-in emulator and Azurite) as a real process, as `make run`
+does.
 
-Free ports, a fresh emulator access key and owner-key secret per start, and a settings file in
-a temporary directory, so a test never touches the developer's local.settings.json.
+Free ports, a fresh emulator access key, storage account key and owner-key secret per start,
+and a settings file and Azurite's data in a temporary directory, so a test never touches the
+developer's local.settings.json or .azurite/. A test that brings its own storage (for instance
+an Azurite it stops and starts: `harness.azurite`) passes StreamStorageConnectionString in
+`env`, and the dev host then starts no Azurite of its own.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import aiohttp
 from azure.messaging.webpubsubclient.aio import WebPubSubClient, WebPubSubClientCredential
 from azure.messaging.webpubsubclient.models import CallbackType, WebPubSubDataType
 
+from codestream import config
 from codestream.config import DEFAULT_HUB
 from codestream.routes import EVENT_HANDLER_PATH
+from devhost.azurite import AzuriteSetup
 from emulator.config import connection_string
 
 from .processes import ManagedProcess, free_port, run_process
@@ -38,6 +44,7 @@ class RunningDevHost:
     owner_key_secret: str
     hub: str
     process: ManagedProcess
+    storage: AzuriteSetup | None = None  # None: the test's own storage (env)
 
     @property
     def url(self) -> str:
@@ -72,9 +79,12 @@ def start_devhost(
     access_key = secrets.token_hex(24)
     secret = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="codestream-devhost-") as tmp:
+        storage = AzuriteSetup("127.0.0.1", free_port(), Path(tmp) / "azurite")
         args = [
             *("-m", "devhost", "--port", str(port), "--emulator-port", str(emulator_port)),
             f"--emulator-access-key={access_key}",
+            *("--storage-port", str(storage.port), "--storage-dir", str(storage.location)),
+            f"--storage-account-key={storage.account_key}",
             *("--settings", str(Path(tmp) / "local.settings.json")),
         ]
         if static_dir is not None:
@@ -83,14 +93,24 @@ def start_devhost(
         child_env = {
             "OwnerKeySecret": secret,
             "WebPubSubHub": HUB,
-            # the built-in emulator, whatever the outer environment says
+            # the built-in emulator and Azurite, whatever the outer environment says
             "WebPubSubConnectionString": "",
             "WebPubSubEndpoint": "",
+            **{name: "" for name in config.STORAGE_SETTINGS},
             **(env or {}),
         }
+        own_storage = not any(child_env.get(n) for n in config.STORAGE_SETTINGS[:2])
         health = f"http://127.0.0.1:{port}/api/health"
         with run_process(args, health, env=child_env) as process:
-            yield RunningDevHost(port, emulator_port, access_key, secret, HUB, process)
+            yield RunningDevHost(
+                port,
+                emulator_port,
+                access_key,
+                secret,
+                HUB,
+                process,
+                storage if own_storage else None,
+            )
 
 
 class Peer:

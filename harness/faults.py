@@ -1,10 +1,10 @@
 """The soak's moving parts: a service and a function host that fail independently, the
 faults injected into them, and what each browser page said on the wire.
 
-The emulator runs as its own process and the dev host beside it (pointed at it by
-`WebPubSubConnectionString`, so it starts no emulator of its own), which is how it is in Azure:
-the function host can be killed and restarted on the same port while the service and every
-client connection stay up.
+The emulator and Azurite run as their own processes and the dev host beside them (pointed at
+them by `WebPubSubConnectionString` and `StreamStorageConnectionString`, so it starts neither of
+its own), which is how it is in Azure: the function host can be killed and restarted on the
+same port while the service, the storage and every client connection stay up.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from azure.core.rest import HttpRequest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from playwright.sync_api import Page, WebSocket
 
+from codestream import config
 from codestream.routes import EVENT_HANDLER_PATH
+from harness.azurite import RunningAzurite, start_azurite
 from harness.emulator import HUB, RunningEmulator, handler_config, start_emulator
 from harness.processes import ManagedProcess, free_port, run_process
 
@@ -37,6 +39,7 @@ class SplitHost:
         self.owner_key_secret = secrets.token_urlsafe(32)
         self.restarts = 0
         self.emulator: RunningEmulator | None = None
+        self.azurite: RunningAzurite | None = None
         self.service: WebPubSubServiceClient | None = None
         self._stack = contextlib.ExitStack()
         self._host: contextlib.ExitStack | None = None
@@ -57,6 +60,7 @@ class SplitHost:
         hubs = handler_config(self.url + EVENT_HANDLER_PATH)
         key = secrets.token_hex(24)
         self.emulator = self._stack.enter_context(start_emulator(hubs, access_key=key))
+        self.azurite = self._stack.enter_context(start_azurite())
         self.service = WebPubSubServiceClient.from_connection_string(
             self.emulator.connection_string, hub=HUB
         )
@@ -72,6 +76,7 @@ class SplitHost:
     def start(self) -> None:
         """Start the dev host on its (fixed for this rig) port; returns once it is healthy."""
         assert self.emulator is not None
+        assert self.azurite is not None
         assert self._host is None
         args = ["-m", "devhost", "--port", str(self.port), "--settings", str(self._settings)]
         env = {
@@ -79,6 +84,8 @@ class SplitHost:
             "WebPubSubHub": HUB,
             "WebPubSubConnectionString": self.emulator.connection_string,
             "WebPubSubEndpoint": "",
+            config.STORAGE_CONNECTION_STRING: self.azurite.connection_string,
+            config.STORAGE_ACCOUNT_URL: "",
         }
         stack = contextlib.ExitStack()
         self._process = stack.enter_context(run_process(args, self.url + "/api/health", env))

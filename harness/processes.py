@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +76,44 @@ def wait_http_ok(
     raise TimeoutError(f"{url} did not answer 200 within {timeout}s ({last_error})\n{output}")
 
 
+def wait_output(text: str, proc: ManagedProcess, timeout: float = 30.0) -> None:
+    """Until the process has printed `text` (for a server without a health URL)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in proc.output():
+            return
+        if proc.process.poll() is not None:
+            raise RuntimeError(
+                f"process exited with {proc.process.returncode} before it printed {text!r}:\n"
+                + proc.output()
+            )
+        time.sleep(0.05)
+    raise TimeoutError(f"no {text!r} within {timeout}s\n{proc.output()}")
+
+
+@contextlib.contextmanager
+def run_command(
+    argv: Sequence[str],
+    ready: Callable[[ManagedProcess], None],
+    env: dict[str, str] | None = None,
+) -> Iterator[ManagedProcess]:
+    """Run `argv` from the repo root, wait until `ready` returns, stop it when the block ends."""
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the child's lifetime)
+        prefix="codestream-", suffix=".log", delete=False
+    )
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        list(argv), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=full_env
+    )
+    managed = ManagedProcess(proc, Path(log.name))
+    try:
+        ready(managed)
+        yield managed
+    finally:
+        managed.stop()
+        log.close()
+
+
 @contextlib.contextmanager
 def run_process(
     args: Sequence[str],
@@ -85,21 +123,9 @@ def run_process(
     context: ssl.SSLContext | None = None,
 ) -> Iterator[ManagedProcess]:
     """Run `python args...` from the repo root until the block ends."""
-    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the child's lifetime)
-        prefix="codestream-", suffix=".log", delete=False
-    )
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = subprocess.Popen(
+    with run_command(
         [sys.executable, *args],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=full_env,
-    )
-    managed = ManagedProcess(proc, Path(log.name))
-    try:
-        wait_http_ok(health_url, managed, timeout, context)
+        lambda proc: wait_http_ok(health_url, proc, timeout, context),
+        env,
+    ) as managed:
         yield managed
-    finally:
-        managed.stop()
-        log.close()

@@ -162,13 +162,22 @@ async def test_a_stream_runs_end_to_end_on_entra_tokens_only(
     streamer = await http.ws_connect(streamer_answer["url"], protocols=(RELIABLE,))
     # connect: the emulator's managed-identity token -> upstream_auth accepted it
     assert (await _json(streamer))["event"] == "connected"
-    # connected: the app called REST again (send to user) with its own token
-    assert (await _until(streamer, type="watchers"))["data"]["count"] == 0
 
+    async def count(ack_id: int) -> int:
+        # the streamer asks; the app lists the group over REST with its own token
+        await streamer.send_json(
+            {"type": "event", "event": "watchers", "dataType": "json",
+             "data": {"streamId": sid}, "ackId": ack_id}
+        )  # fmt: skip
+        reply = await _until(streamer, type="watchers")
+        assert reply["from"] == "server"
+        return int(reply["data"]["count"])
+
+    assert await count(10) == 0
     watcher_answer = await _negotiate(http, azure, {"streamId": sid})
     watcher = await http.ws_connect(watcher_answer["url"], protocols=(RELIABLE,))
     assert (await _json(watcher))["event"] == "connected"
-    assert (await _until(streamer, type="watchers", count=1))["from"] == "server"
+    assert await count(11) == 1
 
     await streamer.send_json(
         {

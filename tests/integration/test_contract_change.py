@@ -56,7 +56,8 @@ def client_chunks(tree: Path) -> list[str]:
 
 
 def snapshot(doc: str, i: int, n: int) -> bytes:
-    data = {"streamId": STREAM, "to": "c1", "epoch": "e1", "v": 1, "doc": doc, "chunk": [i, n]}
+    data = {"streamId": STREAM, "to": "c1", "ticket": "t" * 43, "epoch": "e1", "v": 1,
+            "doc": doc, "chunk": [i, n]}  # fmt: skip
     return json.dumps(data).encode()
 
 

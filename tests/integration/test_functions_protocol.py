@@ -21,6 +21,7 @@ from azure.messaging.webpubsubclient.models import SendMessageError
 
 from codestream import signature
 from codestream.state import ConnState, Role
+from codestream.tickets import Tickets
 from harness.devhost import Peer, RunningDevHost, start_devhost
 
 pytestmark = pytest.mark.integration
@@ -147,10 +148,12 @@ async def test_late_watcher_alone_receives_the_snapshot(devhost: RunningDevHost)
                 "type": "sync-request",
                 "connectionId": late.connection_id,
                 "have": None,
+                "ticket": Tickets(devhost.owner_key_secret).issue(sid, late.connection_id),
             }
             snapshot = {
                 "streamId": sid,
                 "to": late.connection_id,
+                "ticket": request["ticket"],
                 "epoch": "ep1",
                 "v": 7,
                 "doc": "print('hi')\n",
@@ -173,14 +176,74 @@ async def test_late_watcher_alone_receives_the_snapshot(devhost: RunningDevHost)
             await streamer.send_event("control", {"streamId": sid, "title": "barrier"})
             await early.wait_for(type="control", title="barrier")
             assert early.received(type="snapshot") == []
-            # a snapshot to someone who is not a watcher of this stream is refused
+            # a ticket proves one connection: not another watcher, nor another stream's peer
             async with peers(devhost, None) as [other_streamer]:
-                await streamer.send_event(
-                    "snapshot", {**snapshot, "to": other_streamer.connection_id}
-                )
-                error = await streamer.wait_for(type="error")
-                assert error["code"] == "not_a_watcher"
+                refused_targets = [
+                    {**snapshot, "to": early.connection_id},  # late's ticket, early's id
+                    {**snapshot, "to": other_streamer.connection_id},
+                    {**snapshot, "ticket": request["ticket"][::-1]},
+                ]
+                for n, forged in enumerate(refused_targets, start=1):
+                    await streamer.send_event("snapshot", forged)
+                    error = await streamer.wait_for(type="error", nth=n)
+                    assert error["code"] == "not_a_watcher"
+                await streamer.send_event("control", {"streamId": sid, "title": "barrier 2"})
+                await early.wait_for(type="control", title="barrier 2")
+                assert early.received(type="snapshot") == []
                 assert other_streamer.received(type="snapshot") == []
+                assert len(late.received(type="snapshot")) == 1
+
+
+async def test_catchup_reaches_the_ticketed_watcher_alone(devhost: RunningDevHost) -> None:
+    async with peers(devhost, None) as [streamer]:
+        sid = streamer.stream_id
+        async with peers(devhost, {"streamId": sid}, {"streamId": sid}) as [early, late]:
+            await late.send_event("sync", {"streamId": sid, "have": {"epoch": "ep1", "v": 40}})
+            request = await streamer.wait_for(type="sync-request")
+            assert request["have"] == {"epoch": "ep1", "v": 40}
+            catchup = {
+                "streamId": sid,
+                "to": late.connection_id,
+                "ticket": request["ticket"],
+                "epoch": "ep1",
+                "from": 40,
+                "v": 42,
+                "changes": [[3, 3, "ab"], [0, 1, ""]],
+                "sel": [4, 4],
+            }
+            await streamer.send_event("catchup", catchup)
+            assert await late.wait_for(type="catchup") == {
+                "type": "catchup",
+                "streamId": sid,
+                "epoch": "ep1",
+                "from": 40,
+                "v": 42,
+                "changes": [[3, 3, "ab"], [0, 1, ""]],
+                "sel": [4, 4],
+            }
+            current = {**catchup, "from": 42, "changes": []}
+            del current["sel"]
+            await streamer.send_event("catchup", current)
+            assert await late.wait_for(type="catchup", nth=2) == {
+                "type": "catchup",
+                "streamId": sid,
+                "epoch": "ep1",
+                "from": 42,
+                "v": 42,
+                "changes": [],
+            }
+            await streamer.send_event("catchup", {**catchup, "to": early.connection_id})
+            assert (await streamer.wait_for(type="error"))["code"] == "not_a_watcher"
+            await streamer.send_event("catchup", {**catchup, "ticket": "x" * 43})
+            assert (await streamer.wait_for(type="error", nth=2))["code"] == "not_a_watcher"
+            await streamer.send_event("control", {"streamId": sid, "title": "barrier"})
+            for watcher in (early, late):
+                await watcher.wait_for(type="control", title="barrier")
+            assert early.received(type="catchup") == []
+            assert len(late.received(type="catchup")) == 2
+            # a watcher may not send one
+            await early.send_event("catchup", {**catchup, "to": late.connection_id})
+            assert (await early.wait_for(type="error"))["code"] == "wrong_role"
 
 
 async def test_sync_while_streamer_is_offline(devhost: RunningDevHost) -> None:
@@ -210,18 +273,45 @@ async def test_sync_is_rate_limited_per_connection(devhost: RunningDevHost) -> N
 # ---------------------------------------------------------------- presence
 
 
-async def test_streamer_sees_the_watcher_count(devhost: RunningDevHost) -> None:
+async def test_the_streamer_asks_for_the_watcher_count(devhost: RunningDevHost) -> None:
+    async def count(streamer: Peer, nth: int) -> int:
+        await streamer.send_event("watchers", {"streamId": streamer.stream_id})
+        reply = await streamer.wait_for(type="watchers", nth=nth)
+        assert set(reply) == {"type", "count"}
+        return int(reply["count"])
+
     async with peers(devhost, None) as [streamer]:
         sid = streamer.stream_id
-        assert (await streamer.wait_for(type="watchers"))["count"] == 0
-        async with peers(devhost, {"streamId": sid}) as [_w1]:
-            await streamer.wait_for(type="watchers", count=1)
+        counts = [await count(streamer, 1)]
+        async with peers(devhost, {"streamId": sid}) as [w1]:
+            counts.append(await count(streamer, 2))
             async with peers(devhost, {"streamId": sid}) as [_w2]:
-                await streamer.wait_for(type="watchers", count=2)
-            await streamer.wait_for(type="watchers", count=1, nth=2)
-        await streamer.wait_for(type="watchers", count=0, nth=2)
-        counts = [m["count"] for m in streamer.received(type="watchers")]
+                counts.append(await count(streamer, 3))
+            # joins and leaves are not counted unasked: barrier, then exactly 3 counts so far
+            await streamer.send_event("control", {"streamId": sid, "title": "barrier"})
+            await w1.wait_for(type="control", title="barrier")
+            assert len(streamer.received(type="watchers")) == 3
+            await asyncio.wait_for(_until_count(streamer, 1), 10)
+            counts.append(1)
+        await asyncio.wait_for(_until_count(streamer, 0), 10)
+        counts.append(0)
         assert counts == [0, 1, 2, 1, 0]
+        # the rate: 3 then 1/s
+        for _ in range(4):
+            await streamer.send_event("watchers", {"streamId": sid}, ack=False)
+        await streamer.wait_for(type="error", code="rate_limited")
+
+
+async def _until_count(streamer: Peer, expected: int) -> None:
+    """Ask, at the allowed rate (1/s), until the count is `expected`: a leave reaches the
+    service's group a moment after the client closed, and no event tells us when."""
+    while True:
+        before = len(streamer.messages)
+        await streamer.send_event("watchers", {"streamId": streamer.stream_id})
+        reply = await streamer.wait_for(nth=before + 1)  # the reply: a count or rate_limited
+        if reply == {"type": "watchers", "count": expected}:
+            return
+        await asyncio.sleep(1.0)
 
 
 async def test_second_streamer_connection_replaces_the_first(devhost: RunningDevHost) -> None:

@@ -21,17 +21,21 @@ from codestream.events import EventHandler
 from codestream.messages import (
     EVENT_RULES,
     MAX_DOC_CHUNK_BYTES,
+    Catchup,
     Checked,
     Control,
     Refused,
     Snapshot,
     Sync,
+    Watchers,
     check_user_event,
     json_string_bytes,
 )
 from codestream.ratelimit import Bucket, Limit, take
 from codestream.state import ConnState, Role, decode_state
+from codestream.tickets import Tickets
 from codestream.upstream_auth import UpstreamAuth
+from harness.azurite import NO_STORAGE
 from harness.strategies import (
     connection_ids,
     deep_json,
@@ -51,6 +55,7 @@ SETTINGS = load_settings(
     {
         "WebPubSubConnectionString": f"Endpoint=http://127.0.0.1:8081;AccessKey={KEY};Version=1.0;",
         "OwnerKeySecret": "s" * 32,
+        **NO_STORAGE,
     }
 )
 STREAMER = ConnState(Role.STREAMER, SID)
@@ -81,6 +86,7 @@ def snapshots(draw: st.DrawFn) -> dict[str, Any]:
     value: dict[str, Any] = {
         "streamId": SID,
         "to": draw(connection_ids),
+        "ticket": draw(tickets),
         "epoch": draw(epochs),
         "v": draw(versions),
         "doc": draw(st.text(max_size=300)),
@@ -90,6 +96,33 @@ def snapshots(draw: st.DrawFn) -> dict[str, Any]:
         value["lang"] = draw(langs)
     if draw(st.booleans()):
         value["title"] = draw(titles)
+    return value
+
+
+tickets = st.text(min_size=1, max_size=64)
+change_lists = st.lists(
+    st.tuples(st.integers(0, 1000), st.integers(0, 1000), st.text(max_size=20)).map(
+        lambda c: [min(c[0], c[1]), max(c[0], c[1]), c[2].replace("\r", "")]
+    ),
+    max_size=5,
+)
+
+
+@st.composite
+def catchups(draw: st.DrawFn) -> dict[str, Any]:
+    from_v = draw(versions)
+    v = draw(st.integers(from_v, 2**53 - 1))
+    value: dict[str, Any] = {
+        "streamId": SID,
+        "to": draw(connection_ids),
+        "ticket": draw(tickets),
+        "epoch": draw(epochs),
+        "from": from_v,
+        "v": v,
+        "changes": draw(change_lists) if v > from_v else [],
+    }
+    if draw(st.booleans()):
+        value["sel"] = [draw(st.integers(0, 2**53 - 1)), draw(st.integers(0, 2**53 - 1))]
     return value
 
 
@@ -110,6 +143,8 @@ VALID = {
     "sync": (syncs, WATCHER),
     "snapshot": (snapshots(), STREAMER),
     "control": (controls(), STREAMER),
+    "catchup": (catchups(), STREAMER),
+    "watchers": (st.just({"streamId": SID}), STREAMER),
 }
 
 
@@ -129,21 +164,32 @@ def test_every_valid_event_is_accepted(named: tuple[str, dict[str, Any]]) -> Non
             assert list(s.chunk) == value["chunk"]
         case Control() as c:
             assert c.ended == ("ended" in value)
+        case Catchup() as c:
+            assert (c.to, c.ticket, c.from_v, c.v) == tuple(
+                value[k] for k in ("to", "ticket", "from", "v")
+            )
+            assert list(c.changes) == value["changes"]
+        case Watchers():
+            pass
 
 
 def _mutated(name: str) -> st.SearchStrategy[dict[str, Any]]:
     strategy, _ = VALID[name]
     keys = {
         "sync": ["streamId", "have"],
-        "snapshot": ["streamId", "to", "epoch", "v", "doc", "chunk", "lang", "title"],
+        "snapshot": ["streamId", "to", "ticket", "epoch", "v", "doc", "chunk", "lang", "title"],
         "control": ["streamId", "lang", "title", "ended"],
+        "catchup": ["streamId", "to", "ticket", "epoch", "from", "v", "changes", "sel"],
+        "watchers": ["streamId"],
     }[name]
     return strategy.flatmap(lambda v: mutate(v, keys))
 
 
 names = st.sampled_from(sorted(EVENT_RULES)) | st.text(max_size=20)
 states = st.sampled_from([STREAMER, WATCHER, None, ConnState(Role.WATCHER, "another-stream-1")])
-bodies = hostile_bodies(*(_mutated(n) for n in sorted(VALID)), syncs, snapshots(), controls())
+bodies = hostile_bodies(
+    *(_mutated(n) for n in sorted(VALID)), syncs, snapshots(), controls(), catchups()
+)
 
 
 @given(names, bodies, st.booleans(), states, st.floats(0, 2e9))
@@ -371,7 +417,7 @@ class FakeService:
 
 
 event_names = st.sampled_from(
-    ["connect", "connected", "disconnected", "sync", "snapshot", "control"]
+    ["connect", "connected", "disconnected", "sync", "snapshot", "control", "catchup", "watchers"]
 )
 
 
@@ -421,4 +467,37 @@ def test_the_handler_never_raises_nor_answers_5xx(
         assert service.calls == []  # a refused request reaches nothing
     elif result.status == 200 and result.json() is not None and "type" in result.json():
         reply = result.json()
-        assert reply["type"] in ("error", "status")
+        assert reply["type"] in ("error", "status", "watchers")
+
+
+@given(
+    st.sampled_from(["snapshot", "catchup"]).flatmap(
+        lambda n: st.tuples(st.just(n), snapshots() if n == "snapshot" else catchups())
+    ),
+    st.booleans(),
+)
+def test_an_answer_is_forwarded_exactly_when_its_ticket_names_its_target(
+    named: tuple[str, dict[str, Any]], genuine: bool
+) -> None:
+    name, value = named
+    if genuine:
+        value = {**value, "ticket": Tickets(SETTINGS.owner_key_secret).issue(SID, value["to"])}
+    service = FakeService()
+    handler = EventHandler(SETTINGS, UpstreamAuth(SETTINGS), lambda: service, clock=lambda: 1e9)
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "azure.webpubsub.user." + name,
+        "ce-eventName": name,
+        "ce-connectionId": "streamer-conn",
+        "ce-hub": "codestream",
+        "ce-signature": signature.sign("streamer-conn", KEY),
+        "ce-connectionState": STREAMER.encode(),
+        "Content-Type": "application/json",
+    }
+    result = asyncio.run(handler.handle("POST", headers, dump(value)))
+    if genuine:
+        assert result.status == 204
+        assert service.calls == ["send_to_connection"]
+    else:  # a random string is never the HMAC
+        assert result.json()["code"] == "not_a_watcher"
+        assert service.calls == []

@@ -42,7 +42,8 @@ async def stream_session(host: RunningDevHost) -> tuple[RecordedPeer, list[Recor
     first = watchers[0]
     await first.send_event("sync", {"streamId": sid, "have": None})
     request = await streamer.wait_for(type="sync-request")
-    snapshot = {"streamId": sid, "to": request["connectionId"], "epoch": "e1", "v": 1}
+    snapshot = {"streamId": sid, "to": request["connectionId"], "ticket": request["ticket"],
+                "epoch": "e1", "v": 1}  # fmt: skip
     await streamer.send_event("snapshot", {**snapshot, "doc": CODE, "chunk": [0, 1]})
     await first.wait_for(type="snapshot", v=1)
     await streamer.send_event("control", {"streamId": sid, "title": "demo", "lang": "python"})

@@ -1,6 +1,7 @@
 """What a watcher can do with its token: read its own stream. It can neither write to it nor
-end it, nor join or read another stream, nor obtain another stream's snapshot. Driven with a
-raw WebSocket so every refusal is seen as the service sends it (ack error names)."""
+end it, nor join or read another stream, nor obtain another stream's snapshot or catchup.
+Driven with a raw WebSocket so every refusal is seen as the service sends it (ack error
+names)."""
 
 from __future__ import annotations
 
@@ -119,8 +120,8 @@ async def _attempts(intruder: RawWatcher, victim: RawWatcher, streamer_a: Peer, 
     for ack_id, event, data in (
         (4, "control", {"streamId": b, "ended": True}),
         (5, "control", {"streamId": a, "ended": True}),
-        (6, "snapshot", {"streamId": a, "to": victim.connection_id, "epoch": "e", "v": 1,
-                         "doc": "forged", "chunk": [0, 1]}),
+        (6, "snapshot", {"streamId": a, "to": victim.connection_id, "ticket": "x" * 43,
+                         "epoch": "e", "v": 1, "doc": "forged", "chunk": [0, 1]}),
     ):  # fmt: skip
         await intruder.send({"type": "event", "event": event, "dataType": "json",
                              "data": data, "ackId": ack_id})  # fmt: skip
@@ -132,19 +133,29 @@ async def _attempts(intruder: RawWatcher, victim: RawWatcher, streamer_a: Peer, 
     await intruder.wait_for(type="ack", ackId=7)
     codes = [d["code"] for d in intruder.data() if isinstance(d, dict) and d.get("type") == "error"]
     assert codes == ["wrong_role", "wrong_role", "wrong_role", "other_stream"]
-    # A's streamer cannot be made to send A's document to B's watcher either
-    await streamer_a.send_event(
-        "snapshot", {"streamId": a, "to": intruder.connection_id, "epoch": "e", "v": 1,
-                     "doc": "A's code", "chunk": [0, 1]}
-    )  # fmt: skip
-    refused = await streamer_a.wait_for(type="error")
-    assert refused["code"] == "not_a_watcher"
     assert streamer_a.received(type="sync-request") == []
+    # A's streamer cannot be made to send A's document to B's watcher either: the only
+    # ticket it holds is its own watcher's, and that proves only that connection
+    await victim.send({"type": "event", "event": "sync", "dataType": "json",
+                       "data": {"streamId": a, "have": None}, "ackId": 8})  # fmt: skip
+    ticket = (await streamer_a.wait_for(type="sync-request"))["ticket"]
+    for n, name, extra in (
+        (1, "snapshot", {"doc": "A's code", "chunk": [0, 1]}),
+        (2, "catchup", {"from": 0, "changes": [[0, 0, "A's code"]]}),
+    ):
+        data = {"streamId": a, "to": intruder.connection_id, "ticket": ticket, "epoch": "e",
+                "v": 1, **extra}  # fmt: skip
+        await streamer_a.send_event(name, data)
+        refused = await streamer_a.wait_for(type="error", nth=n)
+        assert refused["code"] == "not_a_watcher"
     # ("status live" may come: each streamer's own connect announces it to its group)
     leaked = [
         d
         for d in victim.data() + intruder.data()
         if isinstance(d, dict)
-        and (d.get("type") in ("snapshot", "control") or d.get("state") in ("ended", "offline"))
+        and (
+            d.get("type") in ("snapshot", "catchup", "control")
+            or d.get("state") in ("ended", "offline")
+        )
     ]
     assert leaked == []

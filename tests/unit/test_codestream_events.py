@@ -1,4 +1,5 @@
-"""The event handler's decisions that need no service: connect, and every refusal.
+"""The event handler's decisions: connect, every refusal, and which service calls each event
+makes (tickets instead of group listings; counts only when the streamer asks).
 
 The service client factory fails the test if called: a refused event must cause no call.
 """
@@ -15,7 +16,9 @@ from codestream.config import load_settings
 from codestream.errors import Code, Refusal
 from codestream.events import EventHandler, decide_connect
 from codestream.state import ConnState, Role, decode_state
+from codestream.tickets import Tickets
 from codestream.upstream_auth import UpstreamAuth
+from harness.azurite import NO_STORAGE
 
 SID = "stream-abc-123"
 KEY = "test-access-key"
@@ -23,6 +26,7 @@ SETTINGS = load_settings(
     {
         "WebPubSubConnectionString": f"Endpoint=http://127.0.0.1:8081;AccessKey={KEY};Version=1.0;",
         "OwnerKeySecret": "s" * 32,
+        **NO_STORAGE,
     }
 )
 SEND = f"webpubsub.sendToGroup.{SID}"
@@ -182,3 +186,166 @@ async def test_abuse_protection_for_own_service() -> None:
     result = await HANDLER.handle("OPTIONS", {"WebHook-Request-Origin": "127.0.0.1:8081"}, b"")
     assert result.status == 200
     assert result.headers == {"WebHook-Allowed-Origin": "127.0.0.1:8081"}
+
+
+# ---------------------------------------------------------------- tickets, catchup, watchers
+
+
+class Member:
+    def __init__(self, connection_id: str) -> None:
+        self.connection_id = connection_id
+
+
+class Members:
+    def __init__(self, ids: list[str]) -> None:
+        self._ids = ids
+
+    async def _gen(self) -> Any:
+        for cid in self._ids:
+            yield Member(cid)
+
+    def __aiter__(self) -> Any:
+        return self._gen()
+
+
+class RecordingService:
+    """Answers like a service with one streamer online and `members` in the group; records
+    every call. The real SDK path is tested against the emulator (tests/integration)."""
+
+    def __init__(self, members: list[str] | None = None) -> None:
+        self.members = members or []
+        self.calls: list[tuple[Any, ...]] = []
+
+    def list_connections(self, *, group: str) -> Members:
+        self.calls.append(("list_connections", group))
+        return Members(self.members)
+
+    async def user_exists(self, user_id: str) -> bool:
+        self.calls.append(("user_exists", user_id))
+        return True
+
+    async def send_to_user(self, user_id: str, message: Any, *, content_type: str) -> None:
+        self.calls.append(("send_to_user", user_id, message))
+
+    async def send_to_connection(self, conn: str, message: Any, *, content_type: str) -> None:
+        self.calls.append(("send_to_connection", conn, message))
+
+    async def send_to_group(self, group: str, message: Any, *, content_type: str) -> None:
+        self.calls.append(("send_to_group", group, message))
+
+    async def close_user_connections(self, user_id: str, **_: Any) -> None:
+        self.calls.append(("close_user_connections", user_id))
+
+
+STREAMER_STATE = ConnState(Role.STREAMER, SID).encode()
+TICKETS = Tickets(SETTINGS.owner_key_secret)
+
+
+def recording(members: list[str] | None = None) -> tuple[EventHandler, RecordingService]:
+    service = RecordingService(members)
+    handler = EventHandler(SETTINGS, UpstreamAuth(SETTINGS), lambda: service, clock=lambda: 1e9)
+    return handler, service
+
+
+async def send(handler: EventHandler, name: str, state: str, data: Any, conn: str = "c-s") -> Any:
+    result = await handler.handle(
+        "POST", ce(name, conn=conn, **{"ce-connectionState": state}), body(data)
+    )
+    return result
+
+
+async def test_sync_request_carries_the_watchers_ticket() -> None:
+    handler, service = recording()
+    result = await send(handler, "sync", WATCHER_STATE, {"streamId": SID, "have": None}, "w-1")
+    assert result.status == 204
+    assert service.calls == [
+        ("user_exists", f"streamer:{SID}"),
+        (
+            "send_to_user",
+            f"streamer:{SID}",
+            {
+                "type": "sync-request",
+                "connectionId": "w-1",
+                "have": None,
+                "ticket": TICKETS.issue(SID, "w-1"),
+            },
+        ),
+    ]
+
+
+SNAP = {"streamId": SID, "to": "w-1", "epoch": "e1", "v": 3, "doc": "abc", "chunk": [0, 1]}
+CATCH = {"streamId": SID, "to": "w-1", "epoch": "e1", "from": 1, "v": 3, "changes": [[0, 0, "x"]]}
+
+
+@pytest.mark.parametrize("name", ["snapshot", "catchup"])
+async def test_answers_with_the_right_ticket_go_to_that_watcher_alone(name: str) -> None:
+    handler, service = recording()
+    data = {**(SNAP if name == "snapshot" else CATCH), "ticket": TICKETS.issue(SID, "w-1")}
+    result = await send(handler, name, STREAMER_STATE, data)
+    assert result.status == 204
+    expected = (
+        {"type": "snapshot", "streamId": SID, "epoch": "e1", "v": 3, "doc": "abc", "chunk": [0, 1]}
+        if name == "snapshot"
+        else {
+            "type": "catchup",
+            "streamId": SID,
+            "epoch": "e1",
+            "from": 1,
+            "v": 3,
+            "changes": [[0, 0, "x"]],
+        }
+    )
+    assert service.calls == [("send_to_connection", "w-1", expected)]  # no group listing
+
+
+@pytest.mark.parametrize("name", ["snapshot", "catchup"])
+@pytest.mark.parametrize(
+    "ticket",
+    [
+        TICKETS.issue(SID, "w-2"),  # another watcher's
+        TICKETS.issue("stream-other-1", "w-1"),  # this connection's on another stream
+        Tickets("another secret of 32 characters!!").issue(SID, "w-1"),  # another deployment's
+        "x" * 43,
+        TICKETS.issue(SID, "w-1")[:-1],
+        "\ud800",
+    ],
+)
+async def test_answers_with_any_other_ticket_are_refused(name: str, ticket: str) -> None:
+    handler, service = recording()
+    data = {**(SNAP if name == "snapshot" else CATCH), "ticket": ticket}
+    result = await send(handler, name, STREAMER_STATE, data)
+    assert result.status == 200
+    assert result.json()["type"] == "error"
+    assert result.json()["code"] == "not_a_watcher"
+    assert service.calls == []
+    assert "ce-connectionState" in result.headers  # the rate charge is kept
+
+
+async def test_watchers_are_counted_once_and_answered_in_the_reply() -> None:
+    handler, service = recording(["w-1", "w-2", "w-3"])
+    result = await send(handler, "watchers", STREAMER_STATE, {"streamId": SID})
+    assert result.status == 200
+    assert result.json() == {"type": "watchers", "count": 3}
+    assert service.calls == [("list_connections", SID)]
+
+
+async def test_watcher_joins_and_leaves_cost_no_call() -> None:
+    handler, service = recording(["w-1"])
+    for name in ("connected", "disconnected"):
+        result = await handler.handle(
+            "POST", ce(name, conn="w-1", **{"ce-connectionState": WATCHER_STATE}), b"{}"
+        )
+        assert result.status == 204
+    assert service.calls == []
+
+
+async def test_streamer_connected_sends_live_and_no_count() -> None:
+    handler, service = recording(["w-1"])
+    result = await handler.handle(
+        "POST", ce("connected", conn="s-1", **{"ce-connectionState": STREAMER_STATE}), b"{}"
+    )
+    assert result.status == 204
+    assert service.calls == [
+        ("close_user_connections", f"streamer:{SID}"),
+        ("send_to_group", SID, {"type": "status", "state": "live"}),
+    ]

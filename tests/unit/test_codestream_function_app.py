@@ -9,17 +9,20 @@ from types import ModuleType
 import pytest
 
 from codestream import routes
+from codestream.config import STORAGE_SETTINGS as STORAGE
 from codestream.config import ConfigError
 from codestream.runtime import Runtime
+from harness.azurite import NO_STORAGE
 
 GOOD_ENV = {
     "WebPubSubConnectionString": "Endpoint=http://127.0.0.1:8081;AccessKey=k;Version=1.0;",
     "OwnerKeySecret": "s" * 32,
+    **NO_STORAGE,
 }
 
 
 def fresh_import(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ModuleType:
-    for name in ("WebPubSubConnectionString", "WebPubSubEndpoint", "OwnerKeySecret"):
+    for name in ("WebPubSubConnectionString", "WebPubSubEndpoint", "OwnerKeySecret", *STORAGE):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -42,13 +45,27 @@ def test_routes_methods_and_auth_levels(monkeypatch: pytest.MonkeyPatch) -> None
         routes.NEGOTIATE: (["POST"], "anonymous"),
         routes.EVENTS: (["GET", "OPTIONS", "POST"], "anonymous"),
         routes.HEALTH: (["GET"], "anonymous"),
+        routes.STREAM: (["GET"], "anonymous"),
+        routes.KEYFRAMES: (["POST"], "anonymous"),
+        routes.SEGMENTS: (["POST"], "anonymous"),
     }
+    assert (routes.STREAM, routes.KEYFRAMES, routes.SEGMENTS) == (
+        "streams/{streamId}",
+        "streams/{streamId}/keyframes",
+        "streams/{streamId}/segments",
+    )
     assert routes.EVENT_HANDLER_PATH == "/api/webpubsub/events"
 
 
 def test_import_fails_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="OwnerKeySecret"):
         fresh_import(monkeypatch, {**GOOD_ENV, "OwnerKeySecret": "short"})
+
+
+def test_import_fails_without_stream_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {k: v for k, v in GOOD_ENV.items() if k not in STORAGE}
+    with pytest.raises(ConfigError, match="StreamStorageConnectionString"):
+        fresh_import(monkeypatch, env)
 
 
 def test_the_factory_builds_independent_apps_from_any_settings(

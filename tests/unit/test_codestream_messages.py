@@ -11,6 +11,7 @@ from codestream.errors import Code, Refusal
 from codestream.messages import (
     EVENT_RULES,
     MAX_DOC_CHUNK_BYTES,
+    Catchup,
     Checked,
     Control,
     Have,
@@ -19,7 +20,9 @@ from codestream.messages import (
     ResumeStream,
     Snapshot,
     Sync,
+    Watchers,
     WatchStream,
+    catchup_message,
     check_user_event,
     control_message,
     parse_negotiate,
@@ -38,6 +41,10 @@ NOW = 1_700_000_000.0
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+def without(value: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k != name}
 
 
 # ---------------------------------------------------------------- negotiate
@@ -82,15 +89,29 @@ def test_negotiate_refuses(body: bytes, code: Code) -> None:
 
 # ---------------------------------------------------------------- user events: accepted
 
+TICKET = "t" * 43
 SNAP = {
     "streamId": SID,
     "to": "conn-1",
+    "ticket": TICKET,
     "epoch": "k3J9",
     "v": 42,
     "doc": "print('hi')\n",
     "lang": "python",
     "title": "Hello",
     "chunk": [0, 1],
+}
+
+
+CATCH = {
+    "streamId": SID,
+    "to": "conn-1",
+    "ticket": TICKET,
+    "epoch": "k3J9",
+    "from": 40,
+    "v": 42,
+    "changes": [[0, 0, "a"], [3, 4, ""]],
+    "sel": [2, 2],
 }
 
 
@@ -108,14 +129,33 @@ SNAP = {
             "snapshot",
             STREAMER,
             SNAP,
-            Snapshot(SID, "conn-1", "k3J9", 42, "print('hi')\n", (0, 1), "python", "Hello"),
+            Snapshot(SID, "conn-1", TICKET, "k3J9", 42, "print('hi')\n", (0, 1), "python", "Hello"),
         ),
         (
             "snapshot",
             STREAMER,
             {k: v for k, v in SNAP.items() if k not in ("lang", "title")},
-            Snapshot(SID, "conn-1", "k3J9", 42, "print('hi')\n", (0, 1)),
+            Snapshot(SID, "conn-1", TICKET, "k3J9", 42, "print('hi')\n", (0, 1)),
         ),
+        (
+            "catchup",
+            STREAMER,
+            CATCH,
+            Catchup(SID, "conn-1", TICKET, "k3J9", 40, 42, ([0, 0, "a"], [3, 4, ""]), (2, 2)),
+        ),
+        (
+            "catchup",
+            STREAMER,
+            {**CATCH, "from": 42, "changes": [], "sel": [0, 0]},
+            Catchup(SID, "conn-1", TICKET, "k3J9", 42, 42, (), (0, 0)),
+        ),
+        (  # the announce delta of an epoch has no changes: from < v with changes []
+            "catchup",
+            STREAMER,
+            {k: v for k, v in CATCH.items() if k != "sel"} | {"from": 0, "v": 1, "changes": []},
+            Catchup(SID, "conn-1", TICKET, "k3J9", 0, 1, ()),
+        ),
+        ("watchers", STREAMER, {"streamId": SID}, Watchers(SID)),
         ("control", STREAMER, {"streamId": SID, "lang": "rust"}, Control(SID, lang="rust")),
         ("control", STREAMER, {"streamId": SID, "title": ""}, Control(SID, title="")),
         ("control", STREAMER, {"streamId": SID, "ended": True}, Control(SID, ended=True)),
@@ -207,6 +247,42 @@ BIG_DOC = "x" * (MAX_DOC_CHUNK_BYTES + 1)
         ("snapshot", STREAMER, dumps({**SNAP, "chunk": [0.0, 1]}), True, Code.BAD_SCHEMA),
         ("snapshot", STREAMER, dumps({**SNAP, "lang": "c c"}), True, Code.BAD_SCHEMA),
         ("snapshot", STREAMER, dumps({**SNAP, "title": 7}), True, Code.BAD_SCHEMA),
+        ("snapshot", STREAMER, dumps(without(SNAP, "ticket")), True, Code.BAD_SCHEMA),
+        ("snapshot", STREAMER, dumps({**SNAP, "ticket": ""}), True, Code.BAD_SCHEMA),
+        ("snapshot", STREAMER, dumps({**SNAP, "ticket": 5}), True, Code.BAD_SCHEMA),
+        ("snapshot", STREAMER, dumps({**SNAP, "ticket": "t" * 65}), True, Code.BAD_SCHEMA),
+        # catchup: who, how big, which stream, schema
+        ("catchup", WATCHER, dumps(CATCH), True, Code.WRONG_ROLE),
+        ("catchup", STREAMER, dumps({**CATCH, "streamId": OTHER}), True, Code.OTHER_STREAM),
+        (
+            "catchup",
+            STREAMER,
+            dumps({**CATCH, "changes": [[0, 0, "x" * 66000]]}),
+            True,
+            Code.TOO_LARGE,
+        ),
+        ("catchup", STREAMER, dumps({**CATCH, "x": 1}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps(without(CATCH, "ticket")), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps(without(CATCH, "to")), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps(without(CATCH, "from")), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps(without(CATCH, "changes")), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "from": 43}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "from": 42}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "from": -1}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "v": 2**53}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "epoch": "a b"}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "changes": [[2, 1, ""]]}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "changes": [[0, 0, "\r"]]}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "changes": [[0, 0]]}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "changes": {}}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "sel": [1]}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "sel": [-1, 0]}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "sel": None}), True, Code.BAD_SCHEMA),
+        # watchers
+        ("watchers", WATCHER, dumps({"streamId": SID}), True, Code.WRONG_ROLE),
+        ("watchers", STREAMER, dumps({"streamId": OTHER}), True, Code.OTHER_STREAM),
+        ("watchers", STREAMER, dumps({"streamId": SID, "n": 1}), True, Code.BAD_SCHEMA),
+        ("watchers", STREAMER, b"{" + b" " * 1100 + b"}", True, Code.TOO_LARGE),
         # schema: control
         ("control", STREAMER, dumps({"streamId": SID}), True, Code.BAD_SCHEMA),
         ("control", STREAMER, dumps({"streamId": SID, "ended": False}), True, Code.BAD_SCHEMA),
@@ -231,6 +307,8 @@ def test_over_rate_is_refused_and_recovers(name: str) -> None:
         "sync": {"streamId": SID, "have": None},
         "snapshot": SNAP,
         "control": {"streamId": SID, "title": "x"},
+        "catchup": CATCH,
+        "watchers": {"streamId": SID},
     }[name]
     accepted = 0
     for _ in range(int(rule.limit.capacity) + 5):
@@ -253,6 +331,8 @@ def test_over_rate_is_refused_and_recovers(name: str) -> None:
         ("sync", 3, 1.0),
         ("snapshot", 120, 40.0),
         ("control", 10, 2.0),
+        ("catchup", 200, 100.0),
+        ("watchers", 3, 1.0),
     ],
 )
 def test_rates_are_the_documented_ones(name: str, capacity: int, per_second: float) -> None:
@@ -295,13 +375,14 @@ def test_junk_is_charged_against_the_rate() -> None:
 
 
 def test_server_messages() -> None:
-    assert sync_request_message("c1", None) == {
+    assert sync_request_message("c1", None, TICKET) == {
         "type": "sync-request",
         "connectionId": "c1",
         "have": None,
+        "ticket": TICKET,
     }
-    assert sync_request_message("c1", Have("e", 3))["have"] == {"epoch": "e", "v": 3}
-    snap = Snapshot(SID, "conn-1", "k3J9", 42, "doc", (0, 2), "python", "T")
+    assert sync_request_message("c1", Have("e", 3), TICKET)["have"] == {"epoch": "e", "v": 3}
+    snap = Snapshot(SID, "conn-1", TICKET, "k3J9", 42, "doc", (0, 2), "python", "T")
     assert snapshot_message(snap) == {
         "type": "snapshot",
         "streamId": SID,
@@ -312,6 +393,17 @@ def test_server_messages() -> None:
         "lang": "python",
         "title": "T",
     }
+    catchup = Catchup(SID, "conn-1", TICKET, "k3J9", 40, 42, ([0, 0, "a"],), (1, 1))
+    assert catchup_message(catchup) == {  # never the ticket nor `to`
+        "type": "catchup",
+        "streamId": SID,
+        "epoch": "k3J9",
+        "from": 40,
+        "v": 42,
+        "changes": [[0, 0, "a"]],
+        "sel": [1, 1],
+    }
+    assert "sel" not in catchup_message(Catchup(SID, "c", TICKET, "e", 1, 1, ()))
     assert control_message(Control(SID, ended=True)) == {
         "type": "control",
         "streamId": SID,

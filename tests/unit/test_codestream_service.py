@@ -7,18 +7,21 @@ from azure.identity.aio import DefaultAzureCredential
 
 from codestream.config import load_settings
 from codestream.service import API_VERSION, ServiceHolder, create_client
+from harness.azurite import NO_STORAGE
 
 KEYED = load_settings(
     {
         "WebPubSubConnectionString": "Endpoint=http://127.0.0.1:8081;AccessKey=abc;Version=1.0;",
         "WebPubSubHub": "myhub",
         "OwnerKeySecret": "s" * 32,
+        **NO_STORAGE,
     }
 )
 AZURE = load_settings(
     {
         "WebPubSubEndpoint": "https://x.webpubsub.azure.com",
         "OwnerKeySecret": "s" * 32,
+        **NO_STORAGE,
         "WebPubSubUpstreamAudience": "api://a",
         "WebPubSubUpstreamTenantId": "11111111-2222-3333-4444-555555555555",
         "WebPubSubUpstreamPrincipalId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",

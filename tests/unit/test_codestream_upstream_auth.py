@@ -23,6 +23,7 @@ from codestream.upstream_auth import (
     issuers,
     jwks_url,
 )
+from harness.azurite import NO_STORAGE
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 OTHER_TENANT = "99999999-2222-3333-4444-555555555555"
@@ -134,6 +135,7 @@ async def test_upstream_auth_picks_the_configured_check() -> None:
         {
             "WebPubSubConnectionString": "Endpoint=http://127.0.0.1:1;AccessKey=k;Version=1.0;",
             "OwnerKeySecret": "s" * 32,
+            **NO_STORAGE,
         }
     )
     auth = UpstreamAuth(keyed)
@@ -145,6 +147,7 @@ async def test_upstream_auth_picks_the_configured_check() -> None:
         {
             "WebPubSubEndpoint": "https://x.webpubsub.azure.com",
             "OwnerKeySecret": "s" * 32,
+            **NO_STORAGE,
             "WebPubSubUpstreamAudience": AUDIENCE,
             "WebPubSubUpstreamTenantId": TENANT,
             "WebPubSubUpstreamPrincipalId": PRINCIPAL,

@@ -12,6 +12,16 @@ import pytest
 from codestream.contract import CONTRACT
 from codestream.delta import DeltaError, apply_changes
 from codestream.errors import Refusal
+from codestream.history import Keyframe, Segment, parse_keyframe, parse_segment, replay
+from codestream.manifest import (
+    Accept,
+    AlreadyStored,
+    Manifest,
+    Refuse,
+    decide_keyframe,
+    decide_segment,
+    join_document,
+)
 from codestream.messages import Checked, check_user_event, json_string_bytes
 from codestream.negotiate import plan
 from codestream.state import ConnState, Role
@@ -21,6 +31,7 @@ DELTAS = vectors.load("deltas")["cases"]
 SPLIT = vectors.load("split")
 NEGOTIATE = vectors.load("negotiate")
 EVENTS = vectors.load("user-events")
+STORAGE = vectors.load("storage")
 LIMITS: dict[str, int] = CONTRACT.raw["limits"]
 
 
@@ -101,3 +112,56 @@ def test_user_events(case: dict[str, Any]) -> None:
     else:
         assert not isinstance(result, Checked)
         assert str(result.refusal.code) == case["code"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "case"),
+    [("keyframe", c) for c in STORAGE["keyframes"]] + [("segment", c) for c in STORAGE["segments"]],
+    ids=lambda c: c["name"] if isinstance(c, dict) else c,
+)
+def test_upload_bodies(kind: str, case: dict[str, Any]) -> None:
+    body = json.dumps(vectors.expand(case["body"], LIMITS)).encode()
+    result = parse_keyframe(body) if kind == "keyframe" else parse_segment(body)
+    if case.get("accepted"):
+        assert isinstance(result, Keyframe | Segment), result
+    else:
+        assert isinstance(result, Refusal)
+        assert str(result.code) == case["code"]
+
+
+def test_an_upload_session() -> None:
+    manifest: Manifest | None = None
+    blobs: dict[str, bytes] = {}
+    now = 1_700_000_000.0
+    for step in STORAGE["session"]["steps"]:
+        now += 1
+        body = json.dumps(step["body"]).encode()
+        if step["kind"] == "keyframe":
+            kf = parse_keyframe(body)
+            assert isinstance(kf, Keyframe)
+            decision = decide_keyframe(manifest, "abcdefghijkl0001", kf, now)
+        else:
+            seg = parse_segment(body)
+            assert isinstance(seg, Segment)
+            decision = decide_segment(manifest, "abcdefghijkl0001", seg, now)
+        if "code" in step:
+            assert isinstance(decision, Refuse), step
+            assert str(decision.refusal.code) == step["code"]
+            continue
+        assert isinstance(decision, Accept | AlreadyStored), (step, decision)
+        if isinstance(decision, Accept):
+            manifest = decision.manifest
+            blobs[decision.name] = decision.body
+        assert manifest is not None
+        assert manifest.head.position() == step["head"]
+    assert manifest is not None
+    joined = json.loads(
+        join_document(
+            manifest,
+            blobs[manifest.latest_keyframe().name],
+            [blobs[s.name] for s in manifest.tail()],
+        )
+    )
+    session = STORAGE["session"]
+    assert replay(joined["keyframe"], joined["segments"])[0] == session["document"]
+    assert (joined["title"], joined["lang"]) == (session["title"], session["lang"])

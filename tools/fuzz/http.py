@@ -1,10 +1,15 @@
-"""Fuzz the running dev host's `/api/negotiate` and `/api/webpubsub/events`.
+"""Fuzz the running dev host's `/api/negotiate`, `/api/webpubsub/events` and the stream
+storage endpoints (`/api/streams/{id}`, `.../keyframes`, `.../segments`).
 
-`python -m tools.fuzz.http --requests 5000` starts its own dev host (with its emulator), sends
-that many generated requests (malformed, oversized, forged, replayed, every method, binary
-garbage, and correctly signed events with hostile contents), tallies the answers, and fails
-on any 5xx, on a forged event being accepted, on a traceback in the server's log, or on the
-server dying. At the end a normal streamer and watcher must still work end to end.
+`python -m tools.fuzz.http --requests 5000 --storage-requests 5000` starts its own dev host
+(with its emulator and Azurite), sends that many generated requests of each kind (malformed,
+oversized, forged, replayed, every method, binary garbage, correctly signed events with hostile
+contents; uploads with missing, wrong, altered and other streams' owner keys, genuine uploads
+racing each other, corrupt and out-of-order ones, conditional and compressed reads), tallies
+the answers, and fails on any 5xx, on a forged event or upload being accepted, on a traceback
+in the server's log, or on the server dying. At the end a normal streamer and watcher must
+still work end to end, storage included, and the fuzzed stream's stored history must still
+replay.
 """
 
 from __future__ import annotations
@@ -21,15 +26,22 @@ from typing import Any
 import aiohttp
 
 from codestream import ids, signature
+from codestream.contract import CONTRACT
+from codestream.delta import DeltaError
+from codestream.history import replay
 from codestream.state import ConnState, Role
+from codestream.tickets import Tickets
 from harness.devhost import Peer, RunningDevHost, start_devhost
+from harness.history_model import StreamerModel
+from harness.streams_http import StreamsClient
 
 from .report import Tally, arguments
 
 CONCURRENCY = 16
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "PROPFIND"]
 SYSTEM = ["connect", "connected", "disconnected"]
-USER = ["sync", "snapshot", "control"]
+USER = ["sync", "snapshot", "control", "catchup", "watchers"]
+LIMITS = CONTRACT.raw["limits"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,9 @@ class Known:
     owner_key: str
     other_stream_id: str
     access_key: str
+    tickets: Tickets
+    other_owner_key: str = ""  # of a second real stream, for replays across streams
+    model: StreamerModel | None = None  # the fuzzed stream's genuine history
 
 
 def _junk_json(rng: random.Random, depth: int = 0) -> Any:
@@ -172,18 +187,31 @@ def event_request(rng: random.Random, known: Known) -> Request:
         headers["ce-userId"] = user
     for header in rng.sample(sorted(headers), k=rng.choice([0, 0, 0, 1])):
         del headers[header]  # a required header missing
+    to = conn or "c"
+    ticket = rng.choice([known.tickets.issue(known.stream_id, to), "x" * 43, ""])
     valid = [
         {"streamId": known.stream_id, "have": None},
         {"streamId": known.stream_id, "have": {"epoch": "e1", "v": 3}},
         {"streamId": known.stream_id, "title": "t", "lang": "python"},
         {
             "streamId": known.stream_id,
-            "to": conn or "c",
+            "to": to,
+            "ticket": ticket,
             "epoch": "e1",
             "v": 1,
             "doc": "print(1)",
             "chunk": [0, 1],
         },
+        {
+            "streamId": known.stream_id,
+            "to": to,
+            "ticket": ticket,
+            "epoch": "e1",
+            "from": 1,
+            "v": 2,
+            "changes": [[0, 0, "x"]],
+        },
+        {"streamId": known.stream_id},
         {"claims": {"webpubsub.group": [known.stream_id]}},
         {"claims": {"role": [ids.send_role(known.stream_id)]}},
         {"reason": "gone"},
@@ -233,6 +261,94 @@ def raw_request(rng: random.Random, known: Known) -> Request:
     raw = lines[0] + b"\r\n" + head + b"\r\nConnection: close\r\n\r\n" + body
     # "forged" here: the body is shorter than announced, so no answer may come
     return Request("raw", "RAW", "", {}, raw, forged=length > len(body))
+
+
+def _stream_path(rng: random.Random, known: Known) -> tuple[str, str]:
+    """(stream id as it goes into the path, the owner key that would be right for it)"""
+    choice = rng.randrange(10)
+    if choice < 6:
+        return known.stream_id, known.owner_key
+    if choice == 6:
+        return known.other_stream_id, known.other_owner_key
+    if choice == 7:
+        return ids.new_stream_id(), ""
+    # one path segment each (the route's {streamId}): what reaches the function to refuse
+    junk = ["x", "a" * 33, "stream%20id%201", "ẞtream-ünicode", "%00%01", "a.b.c.d.e.f.g", "-" * 11]
+    return rng.choice(junk), ""
+
+
+def _authorization(rng: random.Random, known: Known, right: str) -> tuple[str | None, bool]:
+    """(Authorization header or None, whether it is the right key for the stream)"""
+    choice = rng.randrange(12)
+    if choice < 7 and right:
+        return f"Bearer {right}", True
+    keys = [
+        known.owner_key,  # another stream's real key (or the right one, counted as such)
+        known.other_owner_key,
+        right[:-1] + ("A" if right[-1:] != "A" else "B") if right else "x",
+        right.upper() if right else "y",
+        "k" * 5000,
+        "",
+    ]
+    key = rng.choice(keys)
+    header = rng.choice([f"Bearer {key}", f"bearer {key}", f"Basic {key}", key, f"Bearer  {key} "])
+    if rng.random() < 0.15:
+        return None, False
+    good = bool(right) and key == right and header.lower().startswith("bearer ")
+    return header, good
+
+
+def _upload_body(rng: random.Random, known: Known, kind: str) -> bytes:
+    model = known.model
+    assert model is not None
+    if rng.random() < 0.45:  # the genuine next upload (workers race for it)
+        if kind == "keyframes":
+            return json.dumps(model.keyframe()).encode()
+        start = rng.randrange(model.length + 1)
+        model.replace(start, start + rng.randrange(4), rng.choice(["a", "é", "😀", "\n", ""]))
+        if rng.random() < 0.1:
+            model.control(title=rng.choice(["t", "x" * 120]))
+        segment = model.cut()
+        return json.dumps(segment).encode()
+    roll = rng.random()
+    if roll < 0.1:  # just over the limits
+        size = LIMITS["keyframeBytes" if kind == "keyframes" else "segmentBytes"]
+        return json.dumps({"epoch": "e1", "v": 1, "t": 1, "doc": "x" * size}).encode()
+    if roll < 0.35:  # genuine shapes with hostile values
+        shapes: list[dict[str, Any]] = [
+            {"epoch": model.epoch, "v": model.v, "t": model.t, "doc": model.doc},
+            {"epoch": model.epoch, "from": model.v + 1, "to": model.v + 1, "t0": model.t,
+             "deltas": [[0, [[0, 0, "x"]], None]], "controls": []},
+            {"epoch": model.epoch, "from": model.v + 1, "to": model.v, "t0": 0, "deltas": [],
+             "controls": [[0, {"lang": "python"}]]},
+            {"epoch": model.epoch, "from": model.v + 1, "to": model.v + 1, "t0": 0,
+             "deltas": [[0, [[10**9, 10**9, "x"]], [1, 1]]], "controls": []},
+        ]  # fmt: skip
+        value = dict(rng.choice(shapes))
+        value[rng.choice([*value, "extra"])] = _junk_json(rng)
+        return json.dumps(value).encode()
+    return _body(rng, known)
+
+
+def storage_request(rng: random.Random, known: Known) -> Request:
+    sid, right_key = _stream_path(rng, known)
+    kind = rng.choice(["keyframes", "segments", "segments", ""])
+    if kind == "":
+        method = "GET" if rng.random() < 0.85 else rng.choice(METHODS)
+        headers = {
+            "Accept-Encoding": rng.choice(["gzip", "identity", "gzip;q=0", "br, gzip", "*", ""]),
+        }
+        if rng.random() < 0.3:
+            headers["If-None-Match"] = rng.choice(['"x"', "*", 'W/"0x1"', "", "\x00" * 3])
+        return Request("stream", method, f"/api/streams/{sid}", headers, b"")
+    method = "POST" if rng.random() < 0.9 else rng.choice(METHODS)
+    headers = {"Content-Type": rng.choice(["application/json", "text/plain", ""])}
+    authorization, good = _authorization(rng, known, right_key)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    body = _upload_body(rng, known, kind)
+    forged = method == "POST" and not good
+    return Request("upload", method, f"/api/streams/{sid}/{kind}", headers, body, forged)
 
 
 def generate(rng: random.Random, known: Known) -> Request:
@@ -295,7 +411,8 @@ async def _send(
     if resp.status >= 500:
         tally.problem(f"{kind}: {resp.status} {body[:200]!r}")
     elif req.forged and 200 <= resp.status < 300:
-        tally.problem(f"{kind}: forged event accepted with {resp.status} {req.headers}")
+        shown = {k: ("<redacted>" if k == "Authorization" else v) for k, v in req.headers.items()}
+        tally.problem(f"{kind}: forged request accepted with {resp.status} {shown} {req.path}")
     elif resp.status >= 400 and req.method != "HEAD" and resp.status != 413:
         try:
             error = json.loads(body)["error"]
@@ -305,17 +422,26 @@ async def _send(
             tally.problem(f"{kind}: {resp.status} without an error body: {body[:120]!r}")
 
 
-async def still_works(host: RunningDevHost) -> None:
-    """A streamer and a watcher, end to end: sync, snapshot, delta."""
+async def still_works(host: RunningDevHost, session: aiohttp.ClientSession) -> None:
+    """A streamer and a watcher, end to end: storage, sync, snapshot, catchup, delta."""
     streamer = await Peer(host).open()
     try:
-        watcher = await Peer(host, {"streamId": streamer.stream_id or ""}).open()
+        sid, key = streamer.stream_id or "", streamer.owner_key or ""
+        storage = StreamsClient(session, host.url)
+        model = StreamerModel(doc="still")
+        assert (await storage.keyframe(sid, key, model.keyframe())).status == 200
+        model.replace(5, 5, " works")
+        assert (await storage.segment(sid, key, model.cut() or {})).status == 200
+        state = (await storage.join_state(sid)).json()
+        assert replay(state["keyframe"], state["segments"]) == ("still works", 1)
+        watcher = await Peer(host, {"streamId": sid}).open()
         try:
             await watcher.send_event("sync", {"streamId": watcher.stream_id, "have": None})
             request = await streamer.wait_for(type="sync-request")
             snapshot = {
                 "streamId": streamer.stream_id,
                 "to": request["connectionId"],
+                "ticket": request["ticket"],
                 "epoch": "e1",
                 "v": 1,
                 "doc": "still works",
@@ -323,6 +449,11 @@ async def still_works(host: RunningDevHost) -> None:
             }
             await streamer.send_event("snapshot", snapshot)
             await watcher.wait_for(type="snapshot", doc="still works")
+            catchup = {**snapshot, "from": 1, "v": 1, "changes": []}
+            for field_name in ("doc", "chunk"):
+                del catchup[field_name]
+            await streamer.send_event("catchup", catchup)
+            await watcher.wait_for(type="catchup", v=1)
             delta = {"type": "delta", "epoch": "e1", "v": 2, "changes": [[0, 0, "!"]]}
             await streamer.send_to_group(streamer.stream_id or "", delta)
             await watcher.wait_for(type="delta", v=2)
@@ -332,13 +463,48 @@ async def still_works(host: RunningDevHost) -> None:
         await streamer.close()
 
 
-async def fuzz(host: RunningDevHost, requests: int, seed: int) -> Tally:
+async def _new_stream(session: aiohttp.ClientSession, host: RunningDevHost) -> tuple[str, str]:
+    async with session.post(f"{host.url}/api/negotiate", json={}) as resp:
+        answer = await resp.json()
+    return answer["streamId"], answer["ownerKey"]
+
+
+async def check_stored_history(host: RunningDevHost, known: Known, tally: Tally) -> None:
+    """Whatever the fuzz did, the fuzzed stream's join state must still replay."""
+    async with aiohttp.ClientSession() as session:
+        answer = await StreamsClient(session, host.url).join_state(known.stream_id)
+    if answer.status != 200:
+        tally.problem(f"the fuzzed stream's join state answered {answer.status}")
+        return
+    state = answer.json()
+    try:
+        _doc, v = replay(state["keyframe"], state["segments"])
+    except (DeltaError, KeyError, TypeError) as exc:
+        tally.problem(f"the fuzzed stream's stored history does not replay: {exc!r}")
+        return
+    if v != state["head"]["v"]:
+        tally.problem(f"stored history replays to v={v}, its head says {state['head']}")
+
+
+async def fuzz(
+    host: RunningDevHost, requests: int, seed: int, storage_requests: int | None = None
+) -> Tally:
+    """`requests` of the negotiate/events mix, then as many (or `storage_requests`) storage
+    requests, interleaved."""
     rng = random.Random(seed)
     tally = Tally(f"dev host HTTP fuzz (seed {seed})")
+    storage_requests = requests if storage_requests is None else storage_requests
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        async with session.post(f"{host.url}/api/negotiate", json={}) as resp:
-            first = await resp.json()
-        known = Known(first["streamId"], first["ownerKey"], ids.new_stream_id(), host.access_key)
+        sid, key = await _new_stream(session, host)
+        other_sid, other_key = await _new_stream(session, host)
+        known = Known(
+            sid, key, other_sid, host.access_key, Tickets(host.owner_key_secret), other_key,
+            StreamerModel(doc="fuzzed\n"),
+        )  # fmt: skip
+        assert known.model is not None
+        start = await StreamsClient(session, host.url).keyframe(sid, key, known.model.keyframe())
+        if start.status != 200:
+            tally.problem(f"the first keyframe answered {start.status}")
         queue: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=CONCURRENCY * 2)
 
         async def worker() -> None:
@@ -349,16 +515,20 @@ async def fuzz(host: RunningDevHost, requests: int, seed: int) -> Tally:
                     tally.problem(f"{req.kind} failed in the fuzzer: {exc!r}")
 
         workers = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
-        for _ in range(requests):
-            await queue.put(generate(rng, known))
+        plan = ["http"] * requests + ["storage"] * storage_requests
+        rng.shuffle(plan)
+        for kind in plan:
+            await queue.put(generate(rng, known) if kind == "http" else storage_request(rng, known))
         for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
     if host.process.process.poll() is not None:
         tally.problem(f"the dev host died with {host.process.process.returncode}")
         return tally
+    await check_stored_history(host, known, tally)
     try:
-        await asyncio.wait_for(still_works(host), 60)
+        async with aiohttp.ClientSession() as session:
+            await asyncio.wait_for(still_works(host, session), 60)
     except Exception as exc:  # any failure here is the finding
         tally.problem(f"a normal streamer and watcher no longer work: {exc!r}")
     for block in app_tracebacks(host.process.output()):
@@ -374,10 +544,10 @@ def app_tracebacks(log: str) -> list[str]:
 
 
 def main() -> int:
-    args = arguments("python -m tools.fuzz.http", "requests", 2000)
+    args = arguments("python -m tools.fuzz.http", "requests", 2000, "storage-requests")
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     with start_devhost() as host:
-        tally = asyncio.run(fuzz(host, args.requests, seed))
+        tally = asyncio.run(fuzz(host, args.requests, seed, args.storage_requests))
     print(tally.report())
     return 1 if tally.problems else 0
 

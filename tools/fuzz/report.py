@@ -65,8 +65,11 @@ def machine() -> str:
     return f"{platform.system()}, {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
-def arguments(prog: str, unit: str, default: int) -> argparse.Namespace:
+def arguments(prog: str, unit: str, default: int, *more_units: str) -> argparse.Namespace:
+    """`--<unit> N` (and `--<more unit> N` each, default: the same N), `--seed S`."""
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument(f"--{unit}", type=int, default=default, help=f"how many {unit} to send")
+    for more in more_units:
+        parser.add_argument(f"--{more}", type=int, default=None, help=f"how many {more} to send")
     parser.add_argument("--seed", type=int, default=None, help="repeat a run (default: random)")
     return parser.parse_args()
