@@ -15,9 +15,9 @@ WEB_STAMP := static_web/node_modules/.installed
 NODE_HARNESS_STAMP := harness/node/node_modules/.installed
 DEVHOST_STAMP := devhost/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
-WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.json
+WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.template.json
 
-.PHONY: help setup build run test lint lint-js bench clean chromium infra-tools fuzz audit soak
+.PHONY: help setup build run test lint lint-js bench clean chromium infra-tools fuzz audit soak smoke infra-mutations
 
 help:
 	@echo "make run    - install, build and start CodeStream at http://localhost:$(PORT)"
@@ -28,6 +28,8 @@ help:
 	@echo "make audit  - known vulnerabilities in what ships (pip-audit, npm audit)"
 	@echo "make lint   - ruff (check, format), mypy (strict on codestream/, emulator/), then lint-js"
 	@echo "make lint-js - the JavaScript's types (tsc) and lint (ESLint)"
+	@echo "make smoke  - a real streamer and watcher end to end: WEB=<site> API=<api> (default: make run's)"
+	@echo "make infra-mutations - re-introduce each known deploy defect and show tests/infra failing"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -110,6 +112,16 @@ fuzz: build
 
 bench: build chromium $(NODE_HARNESS_STAMP)
 	$(BIN)/python -m bench
+
+# End-to-end check of a running deployment (tools/smoke.py); azd's postdeploy hook runs it too.
+WEB ?= http://localhost:$(PORT)
+API ?= $(WEB)
+smoke: $(PY_STAMP)
+	$(BIN)/python -m tools.smoke --web $(WEB) --api $(API)
+
+# Each deploy defect of issue 10, planted alone in a copy of the repository: tests/infra must fail.
+infra-mutations: build $(INFRA_STAMP)
+	$(BIN)/python -m tools.mutate_infra
 
 clean:
 	rm -rf $(VENV) .venv-infra static_web/node_modules static_web/dist harness/node/node_modules devhost/node_modules .pytest_cache .ruff_cache

@@ -29,6 +29,18 @@ STORAGE_SETTINGS = (STORAGE_CONNECTION_STRING, STORAGE_ACCOUNT_URL, STORAGE_CONT
 # Microsoft Entra ID (public cloud): whose keys sign Web PubSub's managed-identity tokens
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
+SETTINGS = (
+    CONNECTION_STRING,
+    ENDPOINT,
+    HUB,
+    OWNER_KEY_SECRET,
+    UPSTREAM_AUDIENCE,
+    UPSTREAM_TENANT_ID,
+    UPSTREAM_PRINCIPAL_ID,
+)
+# App Service passes a Key Vault reference it could not resolve through as its literal text.
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
+
 DEFAULT_HUB = "codestream"
 MIN_SECRET_LENGTH = 32
 _HUB_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
@@ -198,7 +210,22 @@ def _storage(env: Mapping[str, str]) -> StreamStorage:
     )
 
 
+def _refuse_unresolved_key_vault_references(env: Mapping[str, str]) -> None:
+    """An unresolved reference is long enough to pass every other check (it would become the
+    HMAC secret), so it stops the app, naming the setting and the usual causes."""
+    for name in SETTINGS:
+        if env.get(name, "").strip().lower().startswith(KEY_VAULT_REFERENCE_PREFIX.lower()):
+            raise ConfigError(
+                name,
+                "is an unresolved Key Vault reference (App Service passes the reference text "
+                "through when it cannot read the secret): check that keyVaultReferenceIdentity "
+                "is the app's identity, that it holds Key Vault Secrets User on the vault, and "
+                "that the secret exists",
+            )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
+    _refuse_unresolved_key_vault_references(env)
     connection_string = env.get(CONNECTION_STRING, "").strip()
     endpoint_setting = env.get(ENDPOINT, "").strip()
     if connection_string and endpoint_setting:

@@ -181,3 +181,22 @@ def run_dump(*extra: Path) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"dump_infra.py failed:\n{done.stderr}")
     return json.loads(done.stdout)
+
+
+SCHEMA_SCRIPT = REPO_ROOT / "tools" / "arm_schemas.py"
+
+
+def run_arm_schemas(wanted: list[str]) -> dict[str, Any]:
+    """Resource schemas for `type@api-version` pairs, from the SDKs pinned in .venv-infra."""
+    if not INFRA_PYTHON.exists():
+        raise RuntimeError(f"{INFRA_PYTHON} is missing: run `make infra-tools` (or `make test`)")
+    done = subprocess.run(
+        [str(INFRA_PYTHON), str(SCHEMA_SCRIPT), *wanted],
+        capture_output=True,
+        text=True,
+        timeout=DUMP_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"arm_schemas.py failed:\n{done.stderr}")
+    return json.loads(done.stdout)

@@ -8,7 +8,40 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource except the Static Web App; it must offer Flex Consumption.')
+@description('Region of every resource except the Static Web App. Flex Consumption regions only (infra/README.md; `az functionapp list-flexconsumption-locations` has the current list).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({ azd: { type: 'location' } })
 param location string
 
@@ -33,9 +66,28 @@ param principalId string = ''
 ])
 param webPubSubSku string = 'Free_F1'
 
-@description('Web PubSub units: 1 for Free_F1; 1-10, 20, 30 ... 100 for Standard_S1 and Premium_P1.')
-@minValue(1)
-@maxValue(100)
+@description('Web PubSub units (Standard_S1, Premium_P1): 1-10, 20, 30 ... 100; Free_F1 always has 1.')
+@allowed([
+  1
+  2
+  3
+  4
+  5
+  6
+  7
+  8
+  9
+  10
+  20
+  30
+  40
+  50
+  60
+  70
+  80
+  90
+  100
+])
 param webPubSubCapacity int = 1
 
 @description('Upper bound of Flex Consumption instances (40-1000): caps cost and fan-out of the control path.')
@@ -50,11 +102,12 @@ param functionMaximumInstanceCount int = 40
 ])
 param functionInstanceMemoryMB int = 2048
 
-@description('Audience of the token Web PubSub sends to the event handler. Empty = the client id of the API\'s managed identity (no app registration needed).')
+@description('Audience of the token Web PubSub sends to the event handler. Empty = the client id of the API\'s managed identity (no app registration needed); the documented alternative is an Entra application\'s client id or Application ID URI (infra/README.md).')
 param upstreamAudience string = ''
 
 @secure()
-@description('HMAC secret behind owner keys. azd generates it once and keeps it in the environment, so re-provisioning never rotates it.')
+@minLength(32)
+@description('HMAC secret behind owner keys. azd generates it once and keeps it in the environment, so re-provisioning never rotates it; CI passes it as OWNER_KEY_SECRET (main.parameters.json).')
 @metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
 param ownerKeySecret string
 
@@ -65,7 +118,7 @@ var hubName = 'codestream'
 // The Function App route of the Web PubSub event handler (codestream/routes.py, EVENT_HANDLER_PATH).
 var eventHandlerPath = '/api/webpubsub/events'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   name: '${abbrs.resourceGroup}${environmentName}'
   location: location
   tags: tags
@@ -160,6 +213,7 @@ module api 'app/api.bicep' = {
     upstreamAudience: empty(upstreamAudience) ? identity.outputs.clientId : upstreamAudience
     upstreamTenantId: tenant().tenantId
     upstreamPrincipalId: webPubSub.outputs.principalId
+    upstreamAuthorityHost: environment().authentication.loginEndpoint
   }
 }
 

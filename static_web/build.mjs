@@ -1,6 +1,9 @@
 // Build the two pages into dist/: one esbuild run with two entry points and code splitting, so
 // the watcher's first load carries only what it needs (languages load on demand).
 // Works offline after `npm ci`. Reads the optional app.config.json {"apiBase": "https://..."}.
+// Under azd (AZURE_ENV_NAME is set: azd runs `npm run build` with its environment) the API lives
+// on another origin, so a build without a valid apiBase fails instead of shipping a page that
+// calls its own origin.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,9 +13,15 @@ import { gzipSync } from "node:zlib";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "dist");
+const CONFIG_FILE = "app.config.json";
+// The one source of the headers; only the build's output may be named staticwebapp.config.json,
+// because the SWA CLI searches the whole app folder for that name and keeps the last match.
+const HEADERS_TEMPLATE = "staticwebapp.config.template.json";
+const SWA_CONFIG = "staticwebapp.config.json";
+const HOOK = "../infra/hooks/write_client_config.py";
 
 function readApiBase() {
-  const file = join(here, "app.config.json");
+  const file = join(here, CONFIG_FILE);
   if (!existsSync(file)) return "";
   const { apiBase = "" } = JSON.parse(readFileSync(file, "utf8"));
   if (apiBase === "") return "";
@@ -23,7 +32,29 @@ function readApiBase() {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
-const apiBase = readApiBase();
+/** An azd build must call the provisioned API; anything else is a broken deployment. */
+function checkAzureBuild(apiBase, env) {
+  if (!env.AZURE_ENV_NAME) return;
+  const where = `building for Azure (azd environment ${env.AZURE_ENV_NAME})`;
+  if (!apiBase) {
+    throw new Error(
+      `${where} without an API origin: ${CONFIG_FILE} is missing or has no apiBase. ` +
+        `azd's prepackage hook writes it (${HOOK}, from SERVICE_API_URI); run \`azd provision\` then \`azd deploy web\`.`,
+    );
+  }
+  if (env.SERVICE_API_URI && new URL(env.SERVICE_API_URI).origin !== new URL(apiBase).origin) {
+    throw new Error(`${where}: ${CONFIG_FILE} names ${apiBase}, but the environment's SERVICE_API_URI is ${env.SERVICE_API_URI}; re-run ${HOOK}.`);
+  }
+}
+
+let apiBase;
+try {
+  apiBase = readApiBase();
+  checkAzureBuild(apiBase, process.env);
+} catch (error) {
+  console.error(`build.mjs: ${error.message}`);
+  process.exit(1);
+}
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 cpSync(join(here, "public"), dist, { recursive: true });
@@ -46,13 +77,15 @@ const result = await build({
   logLevel: "warning",
 });
 
-// Headers: the CSP may need the Function App's origin when the API lives elsewhere.
-const swa = JSON.parse(readFileSync(join(here, "staticwebapp.config.json"), "utf8"));
+// Headers: the CSP needs the Function App's origin when the API lives elsewhere.
+const swa = JSON.parse(readFileSync(join(here, HEADERS_TEMPLATE), "utf8"));
 if (apiBase) {
   const csp = swa.globalHeaders["Content-Security-Policy"];
-  swa.globalHeaders["Content-Security-Policy"] = csp.replace("connect-src 'self'", `connect-src 'self' ${new URL(apiBase).origin}`);
+  const withApi = csp.replace("connect-src 'self'", `connect-src 'self' ${new URL(apiBase).origin}`);
+  if (withApi === csp) throw new Error(`${HEADERS_TEMPLATE}: the CSP has no "connect-src 'self'" to extend`);
+  swa.globalHeaders["Content-Security-Policy"] = withApi;
 }
-writeFileSync(join(dist, "staticwebapp.config.json"), JSON.stringify(swa, null, 2) + "\n");
+writeFileSync(join(dist, SWA_CONFIG), JSON.stringify(swa, null, 2) + "\n");
 
 // First-load size of each page: its HTML, CSS, entry script and the chunks it imports statically.
 function firstLoad(entry, html) {

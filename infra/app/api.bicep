@@ -33,6 +33,9 @@ param upstreamAudience string
 param upstreamTenantId string
 param upstreamPrincipalId string
 
+@description('Entra sign-in host of this cloud (environment().authentication.loginEndpoint): where the upstream tokens\' keys and issuer come from.')
+param upstreamAuthorityHost string
+
 var appSettings = {
   // Functions host storage and telemetry, through the user-assigned identity.
   AzureWebJobsStorage__accountName: storageAccountName
@@ -49,6 +52,7 @@ var appSettings = {
   WebPubSubUpstreamAudience: upstreamAudience
   WebPubSubUpstreamTenantId: upstreamTenantId
   WebPubSubUpstreamPrincipalId: upstreamPrincipalId
+  WebPubSubUpstreamAuthorityHost: upstreamAuthorityHost
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -81,9 +85,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
     siteConfig: {
+      // Flex Consumption rejects ftpsState, http20Enabled, alwaysOn, linuxFxVersion and more
+      // (infra/README.md, "Platform rules the schema cannot express"; test_platform_rules.py).
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
       appSettings: [for setting in items(appSettings): {
         name: setting.key
         value: setting.value

@@ -11,8 +11,28 @@ param tags object
 ])
 param sku string
 
-@minValue(1)
-@maxValue(100)
+@description('Units: 1-10, 20, 30 ... 100 (ignored for Free_F1, which has 1).')
+@allowed([
+  1
+  2
+  3
+  4
+  5
+  6
+  7
+  8
+  9
+  10
+  20
+  30
+  40
+  50
+  60
+  70
+  80
+  90
+  100
+])
 param capacity int
 
 resource webPubSub 'Microsoft.SignalRService/webPubSub@2024-03-01' = {

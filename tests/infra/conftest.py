@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.bicep import Templates, run_dump
+from harness.arm_schema import wanted_schemas
+from harness.bicep import Templates, run_arm_schemas, run_dump
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,9 @@ def templates(dump: dict[str, Any]) -> Templates:
 @pytest.fixture(scope="session")
 def azure_yaml(dump: dict[str, Any]) -> dict[str, Any]:
     return dump["yaml"]["azure.yaml"]
+
+
+@pytest.fixture(scope="session")
+def schemas(templates: Templates) -> dict[str, Any]:
+    """The schema of every resource type@api-version the templates declare (pinned SDKs)."""
+    return run_arm_schemas(wanted_schemas(templates))

@@ -136,21 +136,21 @@ def test_hooks_are_known_events_and_run_existing_python_scripts(
         assert script.parent == hooks_dir, script
 
 
-def test_client_config_is_written_before_the_client_build(
+def test_client_config_is_written_before_the_package_step(
     azure_yaml: dict[str, Any], services: dict[str, Any]
 ) -> None:
-    hook = services["web"]["hooks"]["prebuild"]
+    # prepackage, not prebuild: azd builds a js service inside its package step
+    # (tests/infra/test_azd_lifecycle.py runs that sequence).
+    hook = services["web"]["hooks"]["prepackage"]
     for platform in ("windows", "posix"):
         assert hook[platform]["run"].endswith("../infra/hooks/write_client_config.py")
-    # `azd up` must provision before it builds, or the first build has no API URL.
+    # `azd up` must provision before it packages, or the first package has no API URL.
     steps = [step["azd"] for step in azure_yaml["workflows"]["up"]["steps"]]
     assert steps == ["provision", "deploy --all"]
 
 
-def test_funcignore_keeps_the_function_package_small() -> None:
-    path = REPO_ROOT / ".funcignore"
-    if not path.exists():
-        pytest.fail(".funcignore is missing: azd would upload the whole repository")
-    entries = {line.strip().rstrip("/") for line in path.read_text().splitlines()}
-    for folder in (".venv", "static_web", "tests", "infra", "emulator", "devhost", "node_modules"):
-        assert folder in entries or f"{folder}*" in entries, f".funcignore must exclude {folder}"
+def test_the_smoke_check_runs_after_every_deploy(azure_yaml: dict[str, Any]) -> None:
+    hook = azure_yaml["hooks"]["postdeploy"]
+    for platform in ("windows", "posix"):
+        assert hook[platform]["run"].endswith("infra/hooks/smoke.py")
+    assert "continueOnError" not in hook  # a failed hop fails `azd deploy` / `azd up`

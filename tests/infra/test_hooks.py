@@ -58,9 +58,9 @@ def test_refuses_missing_or_bad_values_and_writes_nothing(
     assert not output.exists()
 
 
-def test_default_output_is_the_file_the_client_build_reads() -> None:
+def test_default_output_is_deploy_time_only() -> None:
+    # that the build reads what the hook writes is shown end to end by test_azd_lifecycle.py
     assert '"static_web" / "app.config.json"' in HOOK.read_text()
-    assert 'join(here, "app.config.json")' in (REPO_ROOT / "static_web" / "build.mjs").read_text()
     # deploy-time output, never committed (a .gitignore rule anywhere in the tree will do)
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "static_web/app.config.json"],  # noqa: S607
@@ -74,3 +74,24 @@ def test_default_output_is_the_file_the_client_build_reads() -> None:
 def test_reads_the_outputs_main_bicep_declares() -> None:
     main = (REPO_ROOT / "infra" / "main.bicep").read_text()
     assert "output SERVICE_API_URI string = api.outputs.uri" in main
+
+
+SMOKE_HOOK = REPO_ROOT / "infra" / "hooks" / "smoke.py"
+
+
+@pytest.mark.parametrize("missing", ["SERVICE_WEB_URI", "SERVICE_API_URI"])
+def test_the_smoke_hook_needs_the_deployed_urls(missing: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERVICE_")}
+    env.update({"SERVICE_WEB_URI": "https://web.example", "SERVICE_API_URI": API})
+    del env[missing]
+    done = subprocess.run(
+        [sys.executable, str(SMOKE_HOOK)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"smoke: {missing} is not set" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -81,6 +81,8 @@ def azure_like(name: str) -> str:
         return "k" * 48
     if name == config.HUB:
         return "codestream"
+    if name == config.UPSTREAM_AUTHORITY_HOST:
+        return "https://login.microsoftonline.com/"  # environment().authentication.loginEndpoint
     return "x"
 
 
@@ -205,6 +207,23 @@ def test_no_app_setting_is_a_secret_literal(api: Template, app_settings: dict[st
     assert secure == []  # no secret passes through the app module at all
 
 
+def test_an_unresolved_key_vault_reference_stops_the_app(app_settings: dict[str, Any]) -> None:
+    # App Service passes a reference it cannot resolve through as its text; the app must
+    # refuse to start on it rather than use the text (for OwnerKeySecret: as the HMAC key).
+    references = {
+        name: render(value)
+        for name, value in app_settings.items()
+        if render(value).startswith("@Microsoft.KeyVault(")
+    }
+    assert set(references) == {config.OWNER_KEY_SECRET}
+    for name, text in references.items():
+        unresolved = text.replace("${ownerKeySecretUri}", "https://kv-x.vault.azure.net/secrets/S")
+        env = {setting: azure_like(setting) for setting in app_settings}
+        with pytest.raises(config.ConfigError) as refused:
+            config.load_settings({**env, name: unresolved})
+        assert refused.value.setting == name
+
+
 def test_app_settings_are_wired_to_the_right_outputs(main_to_api: dict[str, str]) -> None:
     assert main_to_api["webPubSubEndpoint"] == "https://${webPubSub.outputs.hostName}"
     assert main_to_api["upstreamPrincipalId"] == "webPubSub.outputs.principalId"
@@ -237,6 +256,7 @@ def test_owner_key_secret_is_generated_once_by_azd(templates: Templates) -> None
     generate = decorators["metadata"]["azd"]
     assert generate["type"] == "generate"
     assert int(generate["config"]["length"]) >= config.MIN_SECRET_LENGTH
+    assert decorators["min_length"] == config.MIN_SECRET_LENGTH  # ARM refuses a shorter one
     assert main.param_default("ownerKeySecret") is None
     vault = templates["infra/app/keyvault.bicep"]
     secret = vault.one("Microsoft.KeyVault/vaults/secrets")
@@ -389,7 +409,13 @@ def test_parameters_file_maps_the_azd_variables(templates: Templates) -> None:
     assert values["principalId"] == "${AZURE_PRINCIPAL_ID}"
     main = templates.main
     assert set(values) <= set(main.params)
-    assert "ownerKeySecret" not in values  # azd generates it (metadata), never a file value
+    # `azd pipeline config` refuses a prompted or generated parameter without an environment
+    # variable to carry it to CI (pkg/pipeline/pipeline.go); unset or empty, azd still
+    # generates it once and keeps it (armParameterFileValue, ensureParameters).
+    assert values["ownerKeySecret"] == "${OWNER_KEY_SECRET}"
+    assert main.decorators("ownerKeySecret")["metadata"]["azd"]["type"] == "generate"
+    # the documented upstream audience (an Entra application) is one `azd env set` away
+    assert values["upstreamAudience"] == "${WEB_PUBSUB_UPSTREAM_AUDIENCE}"
     for name in main.params:
         if main.param_default(name) is None and name not in values:
             assert main.decorators(name)["metadata"]["azd"]["type"] == "generate", name

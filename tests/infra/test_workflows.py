@@ -33,7 +33,17 @@ def test_deploy_uses_federated_credentials_as_azd_pipeline_config_sets_them(
     env = job["env"]
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_ENV_NAME"):
         assert env[name] == f"${{{{ vars.{name} }}}}"
-    assert env["AZD_INITIAL_ENVIRONMENT_CONFIG"] == "${{ secrets.AZD_INITIAL_ENVIRONMENT_CONFIG }}"
+    # the generated owner-key secret reaches CI as the secret `azd pipeline config` creates
+    # for the parameter's mapping (main.parameters.json: ${OWNER_KEY_SECRET}); a run without
+    # it stops before azd could generate (and so rotate) a new one
+    assert env["OWNER_KEY_SECRET"] == "${{ secrets.OWNER_KEY_SECRET }}"
+    guard = next(
+        s["run"] for s in steps(deploy, "deploy") if "OWNER_KEY_SECRET" in s.get("run", "")
+    )
+    assert '[ -z "$OWNER_KEY_SECRET" ]' in guard
+    assert "exit 1" in guard
+    order = [s.get("run", "") for s in steps(deploy, "deploy")]
+    assert order.index(guard) < next(i for i, r in enumerate(order) if "azd provision" in r)
     runs = " ".join(step.get("run", "") for step in steps(deploy, "deploy"))
     assert "--federated-credential-provider github" in runs
     assert "azd provision --no-prompt" in runs

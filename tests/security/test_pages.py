@@ -20,7 +20,7 @@ from harness.processes import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 DIST = REPO_ROOT / "static_web" / "dist"
-SOURCE_CONFIG = REPO_ROOT / "static_web" / "staticwebapp.config.json"
+SOURCE_CONFIG = REPO_ROOT / "static_web" / "staticwebapp.config.template.json"
 HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",

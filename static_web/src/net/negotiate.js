@@ -1,4 +1,7 @@
 // POST {apiBase}/api/negotiate (protocol.md): a new stream, a resumed one, or a watcher.
+// A CORS-simple request (POST, a string body sent as text/plain, no custom header), so a
+// browser on the Static Web App's origin sends it without a preflight; the server reads the
+// body as JSON whatever its content type.
 import { API_BASE } from "../config.js";
 
 export class NegotiateError extends Error {
@@ -14,7 +17,6 @@ export async function negotiate(body, { signal } = {}) {
   try {
     res = await fetch(`${API_BASE}/api/negotiate`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
       body: JSON.stringify(body),
       signal,
       credentials: "omit",
