@@ -37,6 +37,7 @@ SETTINGS = (
     UPSTREAM_AUDIENCE,
     UPSTREAM_TENANT_ID,
     UPSTREAM_PRINCIPAL_ID,
+    UPSTREAM_AUTHORITY_HOST,
 )
 # App Service passes a Key Vault reference it could not resolve through as its literal text.
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
