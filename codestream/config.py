@@ -38,6 +38,9 @@ SETTINGS = (
     UPSTREAM_TENANT_ID,
     UPSTREAM_PRINCIPAL_ID,
     UPSTREAM_AUTHORITY_HOST,
+    STORAGE_CONNECTION_STRING,
+    STORAGE_ACCOUNT_URL,
+    STORAGE_CONTAINER,
 )
 # App Service passes a Key Vault reference it could not resolve through as its literal text.
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("

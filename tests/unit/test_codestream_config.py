@@ -253,13 +253,13 @@ def test_an_unresolved_key_vault_reference_stops_the_app(setting: str) -> None:
 def test_the_reference_is_refused_in_any_case_and_with_spaces() -> None:
     lowered = "  " + KV_REFERENCE.lower()
     with pytest.raises(ConfigError) as raised:
-        load_settings({"WebPubSubConnectionString": CS, "OwnerKeySecret": lowered})
+        load_settings({**LOCAL, "OwnerKeySecret": lowered})
     assert raised.value.setting == config.OWNER_KEY_SECRET
 
 
 def test_a_secret_that_only_mentions_key_vault_is_fine() -> None:
     secret = "x" * 8 + "@Microsoft.KeyVault(" + "y" * 24
-    s = load_settings({"WebPubSubConnectionString": CS, "OwnerKeySecret": secret})
+    s = load_settings({**LOCAL, "OwnerKeySecret": secret})
     assert s.owner_key_secret == secret
 
 
