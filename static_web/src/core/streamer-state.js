@@ -492,7 +492,8 @@ export class StreamerState {
       v: this.outbox.v,
       recent: this.recent,
       pending: this.outbox.entries.map((e) => e.msg),
-      envelope: { streamId: /** @type {string} */ (this.streamId), to, ticket },
+      // lang and title as a snapshot has them: what the watcher read from storage may be older
+      envelope: { streamId: /** @type {string} */ (this.streamId), to, ticket, lang: this.lang, title: this.title },
       maxBytes: this.limits.catchupBytes,
     });
     if (!data) return null;

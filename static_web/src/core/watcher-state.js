@@ -248,6 +248,8 @@ export class WatcherState {
     this.#synced();
     /** @type {WatcherAction[]} */
     const actions = [{ type: "stream", state: "live" }];
+    if (typeof msg.lang === "string") actions.push({ type: "lang", lang: msg.lang });
+    if (typeof msg.title === "string") actions.push({ type: "title", title: msg.title });
     const sel = validSel(msg.sel, this.length) ? msg.sel : undefined;
     if (changes.length || sel) actions.push(sel ? { type: "apply", changes, sel } : { type: "apply", changes });
     return actions.concat(this.#drainBuffer(now));
