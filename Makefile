@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 EMULATOR_PORT ?= 8081
+STORAGE_PORT ?= 10000
 CHROMIUM ?= /usr/bin/chromium
 
 PY_STAMP := $(VENV)/.installed
@@ -76,7 +77,7 @@ setup: $(PY_STAMP) $(WEB_STAMP) $(DEVHOST_STAMP)
 build: setup $(DIST_STAMP)
 
 run: build
-	$(BIN)/python -m devhost --port $(PORT) --emulator-port $(EMULATOR_PORT)
+	$(BIN)/python -m devhost --port $(PORT) --emulator-port $(EMULATOR_PORT) --storage-port $(STORAGE_PORT)
 
 lint: $(PY_STAMP) lint-js
 	$(BIN)/ruff check .

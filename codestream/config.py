@@ -38,9 +38,7 @@ SETTINGS = (
     UPSTREAM_TENANT_ID,
     UPSTREAM_PRINCIPAL_ID,
     UPSTREAM_AUTHORITY_HOST,
-    STORAGE_CONNECTION_STRING,
-    STORAGE_ACCOUNT_URL,
-    STORAGE_CONTAINER,
+    *STORAGE_SETTINGS,
 )
 # App Service passes a Key Vault reference it could not resolve through as its literal text.
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
@@ -152,6 +150,20 @@ def _upstream(env: Mapping[str, str]) -> UpstreamEntra | None:
     return UpstreamEntra(audience, tenant_id, principal_id, f"https://{split.netloc}")
 
 
+def _refuse_unresolved_key_vault_references(env: Mapping[str, str]) -> None:
+    """An unresolved reference is long enough to pass every other check (it would become the
+    HMAC secret), so it stops the app, naming the setting and the usual causes."""
+    for name in SETTINGS:
+        if env.get(name, "").strip().lower().startswith(KEY_VAULT_REFERENCE_PREFIX.lower()):
+            raise ConfigError(
+                name,
+                "is an unresolved Key Vault reference (App Service passes the reference text "
+                "through when it cannot read the secret): check that keyVaultReferenceIdentity "
+                "is the app's identity, that it holds Key Vault Secrets User on the vault, and "
+                "that the secret exists",
+            )
+
+
 # Blob container names: 3-63 of lower-case letters, digits and single hyphens
 _CONTAINER_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -212,20 +224,6 @@ def _storage(env: Mapping[str, str]) -> StreamStorage:
         connection_string=connection_string or None,
         account_url=_storage_account_url(account_url) if account_url else None,
     )
-
-
-def _refuse_unresolved_key_vault_references(env: Mapping[str, str]) -> None:
-    """An unresolved reference is long enough to pass every other check (it would become the
-    HMAC secret), so it stops the app, naming the setting and the usual causes."""
-    for name in SETTINGS:
-        if env.get(name, "").strip().lower().startswith(KEY_VAULT_REFERENCE_PREFIX.lower()):
-            raise ConfigError(
-                name,
-                "is an unresolved Key Vault reference (App Service passes the reference text "
-                "through when it cannot read the secret): check that keyVaultReferenceIdentity "
-                "is the app's identity, that it holds Key Vault Secrets User on the vault, and "
-                "that the secret exists",
-            )
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

@@ -79,8 +79,12 @@ async def rest_auth(request: web.Request, handler: Handler) -> web.StreamRespons
     hub = request.match_info.get("hub", "")
     if not valid_hub_name(hub):
         return error_response(400, "BadRequest", "invalid hub name")
-    if request.path.startswith("/api/") and (error := _api_version_error(request)):
-        return error
+    if request.path.startswith("/api/"):
+        if error := _api_version_error(request):
+            return error
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else request.path
+        request.app[RUNTIME].rest_calls[f"{request.method} {name}"] += 1
     return await handler(request)
 
 
@@ -428,6 +432,13 @@ async def check_permission(request: web.Request) -> web.Response:
     return _exists(Hub.has(conn, *parsed), "Warning.Permission.NotGranted")
 
 
+# --- emulator-only: counters for benchmarks ------------------------------------------------
+async def rest_stats(request: web.Request) -> web.Response:
+    """Data-plane REST calls answered since the emulator started, per route (every hub)."""
+    calls = request.app[RUNTIME].rest_calls
+    return web.json_response({"total": sum(calls.values()), "calls": dict(sorted(calls.items()))})
+
+
 # --- emulator-only test hook -------------------------------------------------------------
 async def drop_connection(request: web.Request) -> web.Response:
     """Cut a connection's TCP stream with no close frame (a network failure), for tests."""
@@ -471,5 +482,6 @@ def add_routes(app: web.Application) -> None:
             web.delete(p, revoke_permission),
             web.head(p, check_permission),
             web.post("/_emulator/hubs/{hub}/connections/{connectionId}/:drop", drop_connection),
+            web.get("/_emulator/hubs/{hub}/stats", rest_stats, allow_head=False),
         ]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,9 @@ class Runtime:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # live sessions (emulator.session.Session), closed at shutdown so exit is prompt
     sessions: set[Any] = field(default_factory=set)
+    # authenticated data-plane REST calls per route ("POST /api/hubs/{hub}/users/{userId}/:send"),
+    # so a benchmark can count what an app asks of the service
+    rest_calls: Counter[str] = field(default_factory=Counter)
 
     @property
     def access_keys(self) -> tuple[str, ...]:

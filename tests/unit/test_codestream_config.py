@@ -123,6 +123,55 @@ def test_bad_settings_name_the_setting(env: dict[str, str], setting: str) -> Non
     assert setting in str(info.value)
 
 
+KV_REFERENCE = (
+    "@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/OwnerKeySecret)"
+)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        config.OWNER_KEY_SECRET,
+        config.ENDPOINT,
+        config.HUB,
+        config.UPSTREAM_AUDIENCE,
+        config.UPSTREAM_TENANT_ID,
+        config.UPSTREAM_PRINCIPAL_ID,
+        config.STORAGE_ACCOUNT_URL,
+        config.STORAGE_CONTAINER,
+    ],
+)
+def test_an_unresolved_key_vault_reference_stops_the_app(setting: str) -> None:
+    # App Service hands the reference text through when it cannot resolve it; it is longer
+    # than 32 characters, so without this check it would become the HMAC secret.
+    assert len(KV_REFERENCE) >= config.MIN_SECRET_LENGTH
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**AZURE, setting: KV_REFERENCE})
+    assert raised.value.setting == setting
+    assert "unresolved Key Vault reference" in str(raised.value)
+    assert "Key Vault Secrets User" in str(raised.value)
+
+
+def test_the_reference_is_refused_in_any_case_and_with_spaces() -> None:
+    lowered = "  " + KV_REFERENCE.lower()
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"WebPubSubConnectionString": CS, "OwnerKeySecret": lowered})
+    assert raised.value.setting == config.OWNER_KEY_SECRET
+
+
+def test_a_secret_that_only_mentions_key_vault_is_fine() -> None:
+    secret = "x" * 8 + "@Microsoft.KeyVault(" + "y" * 24
+    s = load_settings({**LOCAL, "OwnerKeySecret": secret})
+    assert s.owner_key_secret == secret
+
+
+def test_every_setting_name_is_checked_for_references() -> None:
+    # the module's setting names are its CamelCase string constants; SETTINGS must list them all
+    constants = {v for k, v in vars(config).items() if k.isupper() and isinstance(v, str)}
+    setting_names = {c for c in constants if c[:1].isupper() and c.isalnum()}
+    assert setting_names == set(config.SETTINGS)
+
+
 # ---------------------------------------------------------------- stream storage
 
 
@@ -221,50 +270,3 @@ def test_bad_storage_settings_name_the_setting(extra: dict[str, str], setting: s
         load_settings({**LOCAL, **extra})
     assert info.value.setting == setting
     assert ACCOUNT_KEY not in str(info.value)  # a problem is named, the key never shown
-
-
-KV_REFERENCE = (
-    "@Microsoft.KeyVault(SecretUri=https://kv-abc.vault.azure.net/secrets/OwnerKeySecret)"
-)
-
-
-@pytest.mark.parametrize(
-    "setting",
-    [
-        config.OWNER_KEY_SECRET,
-        config.ENDPOINT,
-        config.HUB,
-        config.UPSTREAM_AUDIENCE,
-        config.UPSTREAM_TENANT_ID,
-        config.UPSTREAM_PRINCIPAL_ID,
-    ],
-)
-def test_an_unresolved_key_vault_reference_stops_the_app(setting: str) -> None:
-    # App Service hands the reference text through when it cannot resolve it; it is longer
-    # than 32 characters, so without this check it would become the HMAC secret.
-    assert len(KV_REFERENCE) >= config.MIN_SECRET_LENGTH
-    with pytest.raises(ConfigError) as raised:
-        load_settings({**AZURE, setting: KV_REFERENCE})
-    assert raised.value.setting == setting
-    assert "unresolved Key Vault reference" in str(raised.value)
-    assert "Key Vault Secrets User" in str(raised.value)
-
-
-def test_the_reference_is_refused_in_any_case_and_with_spaces() -> None:
-    lowered = "  " + KV_REFERENCE.lower()
-    with pytest.raises(ConfigError) as raised:
-        load_settings({**LOCAL, "OwnerKeySecret": lowered})
-    assert raised.value.setting == config.OWNER_KEY_SECRET
-
-
-def test_a_secret_that_only_mentions_key_vault_is_fine() -> None:
-    secret = "x" * 8 + "@Microsoft.KeyVault(" + "y" * 24
-    s = load_settings({**LOCAL, "OwnerKeySecret": secret})
-    assert s.owner_key_secret == secret
-
-
-def test_every_setting_name_is_checked_for_references() -> None:
-    # the module's setting names are its CamelCase string constants; SETTINGS must list them all
-    constants = {v for k, v in vars(config).items() if k.isupper() and isinstance(v, str)}
-    setting_names = {c for c in constants if c[:1].isupper() and c.isalnum()}
-    assert setting_names == set(config.SETTINGS)

@@ -1,10 +1,16 @@
-"""The dev host's pure helpers: route templates, CSP, FunctionApp introspection."""
+"""The dev host's pure helpers: route templates, CSP, FunctionApp introspection, how Azurite
+is run."""
 
 from __future__ import annotations
+
+import base64
+from pathlib import Path
 
 import azure.functions as func
 import pytest
 
+from codestream.config import load_settings
+from devhost.azurite import AzuriteSetup
 from devhost.functions import aiohttp_path, http_functions, to_aiohttp_response
 from devhost.static import add_connect_src
 
@@ -66,3 +72,34 @@ def test_response_conversion_keeps_status_headers_and_type() -> None:
     assert resp.headers["X-A"] == "1"
     assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     assert resp.body == b"{}"
+
+
+def test_azurite_runs_blob_only_on_loopback_without_telemetry_with_its_key_in_the_env(
+    tmp_path: Path,
+) -> None:
+    setup = AzuriteSetup("127.0.0.1", 10123, tmp_path)
+    other = AzuriteSetup("127.0.0.1", 10123, tmp_path)
+    assert setup.account_key != other.account_key  # a fresh key each run
+    assert len(base64.b64decode(setup.account_key)) == 64
+    argv = setup.command()
+    assert argv[1].endswith("azurite/dist/src/blob/main.js")
+    assert argv[2:] == [
+        "--blobHost", "127.0.0.1", "--blobPort", "10123", "--location", str(tmp_path),
+        "--silent", "--disableTelemetry",
+    ]  # fmt: skip
+    assert setup.account_key not in " ".join(argv)  # not visible in `ps`
+    assert setup.environment()["AZURITE_ACCOUNTS"] == f"codestream:{setup.account_key}"
+    assert setup.connection_string == (
+        "DefaultEndpointsProtocol=http;AccountName=codestream;"
+        f"AccountKey={setup.account_key};BlobEndpoint=http://127.0.0.1:10123/codestream;"
+    )
+    assert setup.account_key not in repr(setup)
+    # the app takes the connection string as a setting
+    storage = load_settings(
+        {
+            "WebPubSubConnectionString": "Endpoint=http://127.0.0.1:9;AccessKey=k;Version=1.0;",
+            "OwnerKeySecret": "s" * 32,
+            "StreamStorageConnectionString": setup.connection_string,
+        }
+    ).storage
+    assert storage.connection_string == setup.connection_string
