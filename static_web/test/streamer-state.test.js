@@ -297,3 +297,122 @@ test("a smaller delta budget in the contract splits a paste into more deltas", (
     assert.equal(sent.reduce((doc, m) => applyChanges(doc, m.changes), "hello"), paste + "hello");
   }
 });
+
+// ---- joins from storage: catchups; watcher counts; the page going ----
+
+test("a sync-request from a watcher at an older version of this epoch gets only what it misses", () => {
+  const s = live({ lang: "python", title: "T" });
+  const [d2] = only(s.edit(0, [[5, 5, " w"]], [7, 7]), "delta");
+  s.deltaSent(1, d2.ackId);
+  const [d3] = only(s.edit(100, [[7, 7, "o"]], [8, 8]), "delta"); // in flight, not acknowledged
+  const actions = s.receive(101, syncRequest("w1", { epoch: "e1", v: 1 }));
+  assert.deepEqual(actions, [
+    {
+      type: "catchup",
+      to: "w1",
+      data: { streamId: SID, to: "w1", ticket: TICKET, lang: "python", title: "T", epoch: "e1", from: 1, v: 3, changes: [[5, 5, " wo"]], sel: [8, 8] },
+    },
+  ]);
+  // v3 is final now (the watcher will drop it when it comes live): nothing folds into it
+  s.edit(120, [[8, 8, "r"]], [9, 9]);
+  s.tick(100 + W);
+  s.deltaSent(130, d3.ackId);
+  assert.equal(s.v, 4);
+  // a watcher that is current is told so; one from another epoch or ahead gets a snapshot
+  assert.deepEqual(only(s.receive(140, syncRequest("w2", { epoch: "e1", v: 4 })), "catchup")[0].data.changes, []);
+  assert.equal(only(s.receive(141, syncRequest("w3", { epoch: "old", v: 2 })), "snapshot").length, 1);
+  assert.equal(only(s.receive(142, syncRequest("w4", { epoch: "e1", v: 9 })), "snapshot").length, 1);
+  assert.equal(only(s.receive(143, syncRequest("w5", { epoch: "e1", v: -1 })), "snapshot").length, 1);
+});
+
+test("a catchup that did not go: that watcher's next request gets a snapshot", () => {
+  const s = live();
+  const [c] = only(s.receive(0, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
+  assert.deepEqual(s.catchupFailed(1, "w1", "refused"), [{ type: "warn", what: "catchup", detail: "refused" }]);
+  assert.equal(only(s.receive(2, syncRequest("w1", { epoch: "e1", v: 1 })), "snapshot").length, 1);
+  assert.ok(c);
+  // a new connection forgets it
+  s.connected(3, SID);
+  assert.equal(only(s.receive(4, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup").length, 1);
+});
+
+test("a catchup too big for one event, or from deltas no longer held, is a snapshot", () => {
+  const s = live({ limits: { ...LIMITS, catchupBytes: 300 } });
+  let actions = s.edit(0, [[0, 0, "x".repeat(400)]], [400, 400]);
+  s.deltaSent(1, only(actions, "delta")[0].ackId);
+  assert.equal(only(s.receive(2, syncRequest("w1", { epoch: "e1", v: 1 })), "snapshot").length, 1);
+  const small = live({ storage: { ...STORAGE, historyMaxBytes: 100 } });
+  for (let i = 0; i < 10; i++) {
+    actions = small.edit(i * 100, [[0, 0, "y".repeat(30)]], [0, 0]);
+    small.deltaSent(i * 100 + 1, only(actions, "delta")[0].ackId);
+  }
+  assert.equal(only(small.receive(2000, syncRequest("w1", { epoch: "e1", v: 1 })), "snapshot").length, 1);
+  assert.equal(only(small.receive(2001, syncRequest("w2", { epoch: "e1", v: 10 })), "catchup").length, 1);
+});
+
+test("the watcher count is asked for at connect, after joins at most every watcherCountMs, and when idle", () => {
+  const s = live();
+  const count = { type: "count", data: { streamId: SID } };
+  s.receive(10, syncRequest("w1", { epoch: "e1", v: 1 }));
+  s.receive(20, syncRequest("w2", { epoch: "e1", v: 1 }));
+  assert.deepEqual(only(s.tick(STREAMER.watcherCountMs - 1), "count"), []);
+  assert.deepEqual(only(s.tick(STREAMER.watcherCountMs), "count"), [count], "one count for both joins");
+  assert.deepEqual(only(s.tick(2 * STREAMER.watcherCountMs), "count"), [], "no joins since");
+  assert.deepEqual(only(s.tick(STREAMER.watcherCountMs + STREAMER.watcherCountIdleMs), "count"), [count]);
+  // offline: no counts; the next connection asks at once
+  s.dropped(40_000);
+  s.receive(40_001, syncRequest("w3"));
+  assert.deepEqual(only(s.tick(100_000), "count"), []);
+  assert.deepEqual(only(s.recovered(100_001), "count"), [count]);
+  assert.deepEqual(s.receive(100_002, { type: "watchers", count: 3 }), [{ type: "watchers", count: 3 }]);
+});
+
+test("edits are stored as segments once acknowledged, with the time they were typed", () => {
+  const s = live({ wall: (t) => 1_000_000 + t });
+  const [d2] = only(s.edit(10, [[5, 5, "!"]], [6, 6]), "delta");
+  const [first] = only(s.tick(STORAGE.segmentMs), "upload");
+  assert.deepEqual(first.body, { epoch: "e1", from: 1, to: 1, t0: 1_000_000, deltas: [[0, [], [5, 5]]], controls: [] }, "the announce");
+  assert.deepEqual(s.uploaded(STORAGE.segmentMs, first.serial, { status: 200 }), []);
+  assert.equal(s.finalV, 1, "v2 is not acknowledged yet: not stored");
+  s.deltaSent(20, d2.ackId);
+  assert.deepEqual([s.finalV, s.finalDoc], [2, "hello!"]);
+  const [second] = only(s.tick(10 + STORAGE.segmentMs), "upload");
+  assert.deepEqual(second.body, { epoch: "e1", from: 2, to: 2, t0: 1_000_010, deltas: [[0, [[5, 5, "!"]], [6, 6]]], controls: [] });
+  // an upload failing changes nothing live: the next edit goes at once all the same
+  s.uploaded(10 + STORAGE.segmentMs, second.serial, { status: 503, code: "storage_unavailable", retryAfterMs: 2000 });
+  assert.equal(only(s.edit(4000, [[6, 6, "."]], [7, 7]), "delta").length, 1);
+});
+
+test("pagehide: pending edits are numbered and final, and go to storage in one keepalive upload", () => {
+  const s = live({ wall: (t) => 1_000_000 + t });
+  const [d2] = only(s.edit(10, [[5, 5, "!"]], [6, 6]), "delta");
+  s.edit(20, [[6, 6, "?"]], [7, 7]); // held by the batcher
+  const actions = s.pagehide(30);
+  const [flushed] = only(actions, "upload");
+  assert.equal(flushed.keepalive, true);
+  // the announce (v1) and both edits (v2 in flight, v3 just numbered), as one segment
+  assert.deepEqual(flushed.body, {
+    epoch: "e1",
+    from: 1,
+    to: 3,
+    t0: 1_000_000,
+    deltas: [
+      [0, [], [5, 5]],
+      [10, [[5, 5, "!"]], [6, 6]],
+      [30, [[6, 6, "?"]], [7, 7]],
+    ],
+    controls: [],
+  });
+  assert.equal(s.finalDoc, "hello!?");
+  // should the page stay (back/forward cache), the acknowledgement changes nothing stored
+  s.deltaSent(40, d2.ackId);
+  assert.equal(s.finalV, 3);
+});
+
+test("a page that lost the stream to another one stops storing too", () => {
+  const s = live();
+  s.edit(0, [[0, 0, "x"]], [1, 1]);
+  s.moved(1);
+  assert.equal(s.history.status, "stopped");
+  assert.deepEqual(only(s.pagehide(2), "upload"), []);
+});

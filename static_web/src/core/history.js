@@ -303,7 +303,9 @@ export class StreamHistory {
     const merged = mergeSegments(pending);
     /** @type {{ kind: "keyframes" | "segments", body: KeyframeBody | SegmentBody } | null} */
     let send = null;
-    if (merged && this.inFlight === null && merged.bytes <= budget) {
+    // segments only follow the stored head when the last answer was an acceptance: after a
+    // failure, the upload waiting to be retried may have been stored all the same
+    if (merged && this.inFlight === null && this.failures === 0 && merged.bytes <= budget) {
       send = { kind: "segments", body: merged.body };
     } else {
       // a keyframe at the current version is accepted whatever happens to the one in flight

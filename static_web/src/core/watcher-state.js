@@ -199,6 +199,8 @@ export class WatcherState {
     if (this.phase === "waiting") {
       if (this.buffer.length >= this.pacing.maxBuffered) this.buffer.shift();
       this.buffer.push(msg);
+      // the streamer streams, but nothing was asked of it (we were told it was offline)
+      if (this.awaitingSince === null && !this.syncWanted) return lead.concat(this.#requestSync(now));
       return lead;
     }
     if (epoch === this.epoch && v <= this.v) return lead; // duplicate
