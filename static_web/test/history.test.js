@@ -391,3 +391,19 @@ test("mergeSegments: consecutive segments of one epoch, times re-based; anything
   assert.equal(mergeSegments([]), null);
   assert.equal(a.body.deltas.length, 2, "the inputs are not changed");
 });
+
+test("pagehide after a failed try: a keyframe, since the upload waiting to be retried may be stored", () => {
+  const { src, get } = source();
+  const h = history();
+  h.start();
+  ok(h, one(h.pump(0, get)), get);
+  h.record(100, delta(1));
+  h.cutNow(100);
+  const seg = one(h.pump(100, get));
+  h.uploaded(110, seg.serial, { status: 0 }, get); // stored, perhaps, but the answer was lost
+  h.record(200, delta(2));
+  src.v = 2;
+  src.doc = "xxhello";
+  const flushed = one(h.flush(300, get));
+  assert.deepEqual([flushed.kind, /** @type {any} */ (flushed.body).v], ["keyframes", 2]);
+});
