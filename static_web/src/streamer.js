@@ -258,6 +258,9 @@ if (owner) showStream(owner.streamId);
 
 // ---- connection ----
 async function getUrl() {
+  // the SDK reconnects on its own after a close, even when told to stop while disconnected:
+  // a page that lost the stream to another one must not connect again and take it back
+  if (moved) throw new Error("another page streams this stream now");
   if (owner) {
     try {
       return (await negotiate({ streamId: owner.streamId, ownerKey: owner.ownerKey })).url;
