@@ -223,13 +223,14 @@ export class StreamerPeer {
           break;
         }
         case "catchup": {
-          const { to, data } = a;
+          const { to, serial, data } = a;
           this.client.sendEvent("catchup", data, "json").then(
             () => {
               this.catchups += 1;
               this.catchupBytes += Buffer.byteLength(JSON.stringify(data), "utf8");
+              this.feed((c) => c.catchupSent(now(), to, serial));
             },
-            (e) => this.feed((c) => c.catchupFailed(now(), to, String(e))),
+            (e) => this.feed((c) => c.catchupFailed(now(), to, serial, String(e))),
           );
           break;
         }

@@ -69,7 +69,10 @@ function perform(actions) {
         sendSnapshotChunk(a.to, a.serial, a.data);
         break;
       case "catchup":
-        client?.sendEvent("catchup", a.data, "json").catch((e) => feed((c) => c.catchupFailed(now(), a.to, e)));
+        client?.sendEvent("catchup", a.data, "json").then(
+          () => feed((c) => c.catchupSent(now(), a.to, a.serial)),
+          (e) => feed((c) => c.catchupFailed(now(), a.to, a.serial, e)),
+        );
         break;
       case "count":
         client?.sendEvent("watchers", a.data, "json").catch((e) => console.warn("watchers", e));

@@ -107,7 +107,7 @@ function world(/** @type {string} */ start) {
         w.sent.push({ at: w.now, msg: a.msg });
       } else if (a.type === "snapshot" || a.type === "catchup") {
         assert.equal(a.data.ticket, `ticket-${a.to}`, "an answer echoes its watcher's ticket");
-        w.answers.push({ to: a.to, serial: a.type === "snapshot" ? a.serial : 0, data: a.data, kind: a.type });
+        w.answers.push({ to: a.to, serial: a.serial, data: a.data, kind: a.type });
       } else if (a.type === "epoch") {
         w.bases.set(a.epoch, s.doc); // what was typed up to now is the new epoch's document
       } else if (a.type === "upload") {
@@ -206,11 +206,11 @@ function world(/** @type {string} */ start) {
         delete forwarded.to;
         delete forwarded.ticket;
         w.watchers.find((x) => x.id === c.to)?.inbox.push(forwarded);
-        if (c.kind === "snapshot") perform(s.snapshotSent(w.now, c.to, c.serial));
+        perform(c.kind === "snapshot" ? s.snapshotSent(w.now, c.to, c.serial) : s.catchupSent(w.now, c.to, c.serial));
       } else if (c.kind === "snapshot") {
         perform(s.snapshotFailed(w.now, c.to, c.serial, "lost"));
       } else {
-        perform(s.catchupFailed(w.now, c.to, "lost"));
+        perform(s.catchupFailed(w.now, c.to, c.serial, "lost"));
       }
     },
     deliverToWatcher(/** @type {number} */ pick, /** @type {number} */ n) {

@@ -310,6 +310,7 @@ test("a sync-request from a watcher at an older version of this epoch gets only 
     {
       type: "catchup",
       to: "w1",
+      serial: 1,
       data: { streamId: SID, to: "w1", ticket: TICKET, lang: "python", title: "T", epoch: "e1", from: 1, v: 3, changes: [[5, 5, " wo"]], sel: [8, 8] },
     },
   ]);
@@ -325,15 +326,19 @@ test("a sync-request from a watcher at an older version of this epoch gets only 
   assert.equal(only(s.receive(143, syncRequest("w5", { epoch: "e1", v: -1 })), "snapshot").length, 1);
 });
 
-test("a catchup that did not go: that watcher's next request gets a snapshot", () => {
+test("one catchup in flight per watcher; one that did not go is answered again, not by a snapshot", () => {
   const s = live();
   const [c] = only(s.receive(0, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
-  assert.deepEqual(s.catchupFailed(1, "w1", "refused"), [{ type: "warn", what: "catchup", detail: "refused" }]);
-  assert.equal(only(s.receive(2, syncRequest("w1", { epoch: "e1", v: 1 })), "snapshot").length, 1);
-  assert.ok(c);
-  // a new connection forgets it
-  s.connected(3, SID);
-  assert.equal(only(s.receive(4, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup").length, 1);
+  assert.deepEqual(s.receive(1, syncRequest("w1", { epoch: "e1", v: 1 })), [], "a repeat: the one in flight answers it");
+  assert.deepEqual(s.catchupFailed(2, "w1", c.serial, "overloaded"), [{ type: "warn", what: "catchup", detail: "overloaded" }]);
+  const [again] = only(s.receive(3, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
+  assert.deepEqual(again.data, c.data, "not a snapshot: that would cost the whole document");
+  assert.deepEqual(s.catchupSent(4, "w1", again.serial), []);
+  assert.equal(only(s.receive(5, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup").length, 1, "acknowledged: a new ask is answered");
+  // another `have` (it applied the catchup, then found a gap) is answered at once
+  const [x] = only(s.receive(6, syncRequest("w2", { epoch: "e1", v: 1 })), "catchup");
+  assert.equal(only(s.receive(7, syncRequest("w2", { epoch: "e1", v: 0 })), "catchup").length, 1);
+  assert.ok(x);
 });
 
 test("a catchup too big for one event, or from deltas no longer held, is a snapshot", () => {

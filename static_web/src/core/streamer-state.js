@@ -43,7 +43,7 @@ export const TIMING = Object.freeze({
  * @typedef {{ streamId: string, lang?: string, title?: string, ended?: true }} ControlData
  * @typedef {{ type: "delta", group: string, ackId: number, msg: DeltaMessage }
  *   | { type: "snapshot", to: string, serial: number, data: SnapshotData }
- *   | { type: "catchup", to: string, data: Record<string, unknown> }
+ *   | { type: "catchup", to: string, serial: number, data: Record<string, unknown> }
  *   | { type: "control", data: ControlData }
  *   | { type: "count", data: { streamId: string } }
  *   | (UploadAction & { streamId: string })
@@ -55,7 +55,7 @@ export const TIMING = Object.freeze({
  *   | { type: "stop" }} StreamerAction
  *   delta: sendToGroup(group, msg, noEcho, ackId), then deltaSent/deltaFailed(ackId);
  *   snapshot: the `snapshot` event, then snapshotSent/snapshotFailed(to, serial);
- *   catchup: the `catchup` event (catchupFailed(to) if it did not go);
+ *   catchup: the `catchup` event, then catchupSent/catchupFailed(to, serial);
  *   control: the `control` event; count: the `watchers` event (its reply is a message);
  *   upload: POST the body to /api/streams/{streamId}/{kind} with the owner key, then
  *   uploaded(serial, result) (not for keepalive uploads: the page is going);
@@ -116,8 +116,9 @@ export class StreamerState {
     this.sending = new Map();
     /** @type {Map<string, string>} connection id -> the ticket of its sync-request */
     this.tickets = new Map();
-    /** @type {Set<string>} watchers whose catchup did not go: they get snapshots */
-    this.noCatchup = new Set();
+    /** @type {Map<string, { serial: number, have: string }>} catchups not acknowledged yet, per watcher */
+    this.catchups = new Map();
+    this.catchupSerials = 0;
     // the last final (acknowledged) version and its document: what catchups and keyframes use
     this.finalV = 0;
     this.finalDoc = doc;
@@ -222,7 +223,7 @@ export class StreamerState {
     this.snapshots.clear();
     this.sending.clear();
     this.tickets.clear();
-    this.noCatchup.clear();
+    this.catchups.clear();
     this.history.start();
     this.counts.connected(now);
     /** @type {StreamerAction[]} */
@@ -350,10 +351,19 @@ export class StreamerState {
     return [/** @type {StreamerAction} */ ({ type: "warn", what: "snapshot", detail })];
   }
 
-  /** The catchup for `to` did not go (refused, or offline): that watcher's next ask gets a snapshot. */
-  catchupFailed(/** @type {number} */ now, /** @type {string} */ to, /** @type {unknown} */ detail) {
-    if (this.noCatchup.size >= 10_000) this.noCatchup.clear(); // a bound; a repeat costs one more try
-    this.noCatchup.add(to);
+  /** The catchup for `to` was taken by the service: a later ask of that watcher is answered anew. */
+  catchupSent(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ serial) {
+    if (this.catchups.get(to)?.serial === serial) this.catchups.delete(to);
+    return [];
+  }
+
+  /**
+   * The catchup for `to` did not go (the service did not take it: offline, overloaded): the
+   * watcher asks again and is answered again. (A refusal by the Function App comes as an
+   * `error` message instead; a catchup is built within the size it checks.)
+   */
+  catchupFailed(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ serial, /** @type {unknown} */ detail) {
+    if (this.catchups.get(to)?.serial === serial) this.catchups.delete(to);
     return [/** @type {StreamerAction} */ ({ type: "warn", what: "catchup", detail })];
   }
 
@@ -470,7 +480,7 @@ export class StreamerState {
     if (typeof to !== "string" || typeof ticket !== "string" || this.streamId === null || this.ended) return [];
     this.counts.syncRequest();
     const catchup = this.#catchup(to, ticket, req.have);
-    if (catchup) return [catchup];
+    if (catchup) return catchup.type === "warn" ? [] : [catchup];
     this.tickets.set(to, ticket);
     const current = { epoch: this.outbox.epoch, v: this.outbox.v };
     if (this.snapshots.request(to, req.have, current) !== "start") return [];
@@ -483,9 +493,13 @@ export class StreamerState {
    * @returns {StreamerAction | null}
    */
   #catchup(/** @type {string} */ to, /** @type {string} */ ticket, /** @type {unknown} */ have) {
-    if (this.snapshots.pending.has(to) || this.noCatchup.has(to)) return null; // a snapshot answers it
+    if (this.snapshots.pending.has(to)) return null; // the snapshot in flight answers it
     const h = /** @type {{ epoch?: unknown, v?: unknown } | null} */ (have);
     if (!h || typeof h !== "object" || typeof h.epoch !== "string" || !Number.isInteger(h.v) || /** @type {number} */ (h.v) < 0) return null;
+    // a repeat of the request a catchup in flight answers (a busy service acknowledges late):
+    // answering every repeat again would only lengthen the queue it waits in
+    const key = `${h.epoch}:${h.v}`;
+    if (this.catchups.get(to)?.have === key) return { type: "warn", what: "catchup in flight", detail: to };
     const data = planCatchup({
       have: { epoch: h.epoch, v: /** @type {number} */ (h.v) },
       epoch: this.outbox.epoch,
@@ -498,7 +512,9 @@ export class StreamerState {
     });
     if (!data) return null;
     this.outbox.seal();
-    return { type: "catchup", to, data };
+    const serial = ++this.catchupSerials;
+    this.catchups.set(to, { serial, have: key });
+    return { type: "catchup", to, serial, data };
   }
 
   /** Take a snapshot for `to` at a numbered version (pending edits are numbered first). */
