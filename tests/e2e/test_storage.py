@@ -78,8 +78,10 @@ def test_a_late_watcher_sees_the_stored_document_offline_then_live(
     _type_at_end(streamer, "\nstored = 'before the tab closed' # ✓")
     streamer.wait_sent()
     streamer.wait_stored()
-    # typed right before the tab closes: only the pagehide's keepalive upload can store it
-    _type_at_end(streamer, "\nlast = 'kept by the keepalive upload' 😀")
+    # typed right before the tab closes, in a segment not cut yet: stored only by what the page
+    # does as it goes (the cut when it is hidden, the pagehide's keepalive upload; each alone
+    # keeps it, as planting the loss of both, then of either, showed)
+    _type_at_end(streamer, "\nlast = 'kept as the page goes' 😀")
     streamer.wait_sent()
     final = streamer.doc()
     assert stored_document(app_url, stream_id)[0] != final
