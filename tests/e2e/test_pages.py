@@ -224,6 +224,25 @@ def test_layout_and_screenshots(
                 assert box["x"] >= 0
                 assert box["x"] + box["width"] <= viewport["width"]
         page.screenshot(path=str(out / f"{name}-{label}.png"))
+    # the resume panels fit too, and are used with the keyboard: Escape closes them
+    page = streamer.page
+    for toggle, panel in (
+        ("Resume on another device", "#resume-code-panel"),
+        ("Resume a stream", "#resume-form"),
+    ):
+        page.get_by_role("button", name=toggle).click()
+        expect(page.locator(panel)).to_be_visible()
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{panel} scrolls sideways by {overflow}px at {label} width"
+        for button in page.locator(panel).get_by_role("button").all():
+            box = button.bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= viewport["width"], panel
+        page.keyboard.press("Escape")
+        expect(page.locator(panel)).to_be_hidden()
+        expect(page.get_by_role("button", name=toggle)).to_be_focused()
     s_ctx.close()
     watcher.page.context.close()
 
