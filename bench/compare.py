@@ -493,6 +493,8 @@ async def storm_ours(host: RunningDevHost, sizes: Sizes) -> StormResult:
     codes = r["errors"]
     sends = (
         f"{r['syncs']} `sync` events (retries included), "
+        f"{r['stored_joins']} joins from the stored state, "
+        f"{r['catchups']} catchups ({r['catchup_bytes']:,} bytes in all), "
         f"{r['snapshots']} snapshots sent (each acknowledged after "
         f"p50 {ms(snapshot_ns, 50):,.0f} ms / p99 {ms(snapshot_ns, 99):,.0f} ms), "
         "refused by the Function App: "
@@ -989,7 +991,10 @@ reference costs none (plus one Express negotiate call per join in the original).
             )
             for row in rows[1:5]:
                 report.headline("2", f"join storm: {row[0]}", *row[1:])
-            functions = o.invocations.get("negotiate", 0) + o.invocations.get("webpubsub_events", 0)
+            functions = sum(
+                o.invocations.get(name, 0)
+                for name in ("negotiate", "webpubsub_events", "stream_state")  # stored join state
+            )
             report.headline(
                 "5",
                 "function invocations per watcher join",

@@ -53,6 +53,7 @@ class Contract:
     streamer_prefix: str
     watcher_prefix: str
     send_role_prefix: str
+    streamer_replaced_reason: str  # why an older streamer connection is closed (pages read it)
     negotiate_bytes: int
     owner_key_chars: int
     title_chars: int
@@ -162,6 +163,7 @@ def load_contract(doc: dict[str, Any]) -> Contract:
         streamer_prefix=_str(doc, "prefixes", "streamerUser"),
         watcher_prefix=_str(doc, "prefixes", "watcherUser"),
         send_role_prefix=_str(doc, "prefixes", "sendToGroupRole"),
+        streamer_replaced_reason=_str(doc, "closeReasons", "streamerReplaced"),
         negotiate_bytes=_int(doc, "limits", "negotiateBytes"),
         owner_key_chars=_int(doc, "limits", "ownerKeyChars"),
         title_chars=_int(doc, "limits", "titleChars"),

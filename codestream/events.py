@@ -31,6 +31,7 @@ from codestream.cloudevents import (
     reply,
 )
 from codestream.config import Settings
+from codestream.contract import CONTRACT
 from codestream.errors import Code, Refusal
 from codestream.http import HttpResult
 from codestream.messages import (
@@ -154,7 +155,7 @@ class EventHandler:
         await client.close_user_connections(
             ids.streamer_user(state.stream_id),
             excluded=[event.connection_id],
-            reason="replaced by a newer connection of the same stream",
+            reason=CONTRACT.streamer_replaced_reason,  # the page stops when it reads this
         )
         await client.send_to_group(state.stream_id, status_message("live"), content_type=JSON)
 

@@ -156,6 +156,9 @@ class Catchup:
     v: int
     changes: tuple[Any, ...]
     sel: tuple[int, int] | None = None
+    # as in a snapshot: a watcher joining from storage may have read them before they changed
+    lang: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,7 @@ def parse_selection(value: Any) -> tuple[int, int] | None:
 
 
 def parse_catchup(value: dict[str, Any], stream_id: str, c: Contract) -> Catchup | Refusal:
-    allowed = {"streamId", "to", "ticket", "epoch", "from", "v", "changes", "sel"}
+    allowed = {"streamId", "to", "ticket", "epoch", "from", "v", "changes", "sel", "lang", "title"}
     if refusal := _unknown_keys(value, allowed):
         return refusal
     if refusal := _missing(value, {"to", "ticket", "epoch", "from", "v", "changes"}):
@@ -307,7 +310,10 @@ def parse_catchup(value: dict[str, Any], stream_id: str, c: Contract) -> Catchup
         sel = parse_selection(value["sel"])
         if sel is None:
             return Refusal(Code.BAD_SCHEMA, "sel must be [anchor, head], non-negative integers")
-    return Catchup(stream_id, *target, epoch, from_v, v, tuple(changes), sel)
+    lang_title = _lang_title(value, c)
+    if isinstance(lang_title, Refusal):
+        return lang_title
+    return Catchup(stream_id, *target, epoch, from_v, v, tuple(changes), sel, *lang_title)
 
 
 def parse_watchers(value: dict[str, Any], stream_id: str, c: Contract) -> Watchers | Refusal:
@@ -455,6 +461,10 @@ def catchup_message(c: Catchup) -> dict[str, Any]:
     }
     if c.sel is not None:
         message["sel"] = list(c.sel)
+    if c.lang is not None:
+        message["lang"] = c.lang
+    if c.title is not None:
+        message["title"] = c.title
     return message
 
 

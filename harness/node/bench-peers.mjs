@@ -2,9 +2,11 @@
 // CodeStream's own client cores (static_web/src/core: StreamerState, WatcherState) played as
 // a streamer and watchers over real WebSockets with Microsoft's @azure/web-pubsub-client, for
 // the benchmarks (bench-ours.mjs). Each peer is a thin shell like the pages: it feeds its core
-// events and performs its actions; the document is a plain string instead of an editor.
+// events and performs its actions; the document is a plain string instead of an editor. The
+// storage calls are the pages' own (static_web/src/net/streams.js): the streamer uploads its
+// history, a watcher fetches the stored join state while it connects and syncs after it.
 // Every WebSocket frame a peer sends or receives is metered (payload + frame header), through
-// the SDK's socket factory seam, the one pubsub.js uses too.
+// the SDK's socket factory seam, the one pubsub.js uses too; HTTP bodies are metered apart.
 /** @import { StreamerAction } from "../../static_web/src/core/streamer-state.js" */
 /** @import { Change } from "../../static_web/src/core/delta.js" */
 import { WebPubSubClient, WebPubSubJsonReliableProtocol } from "./sdk.mjs";
@@ -12,6 +14,7 @@ import { StreamerState } from "../../static_web/src/core/streamer-state.js";
 import { WatcherState } from "../../static_web/src/core/watcher-state.js";
 import { applyChanges } from "../../static_web/src/core/delta.js";
 import { STREAMER_PREFIX } from "../../static_web/src/core/contract.js";
+import { loadJoinState, uploadHistory } from "../../static_web/src/net/streams.js";
 
 export const now = () => performance.now();
 
@@ -34,6 +37,8 @@ export class Meter {
   received = 0;
   sentFrames = 0;
   receivedFrames = 0;
+  httpSent = 0; // bodies of history uploads
+  httpReceived = 0; // join states as they came (compressed)
 }
 
 /**
@@ -118,9 +123,12 @@ export class StreamerPeer {
    * @param {string} o.doc
    * @param {string} [o.lang]
    * @param {string} [o.title]
+   * @param {{ base: string, ownerKey: () => string | null }} [o.storage]  where history goes
+   *   (the dev host); without it uploads are answered as refused and storing stops
    */
-  constructor({ connect, doc, lang = "python", title = "" }) {
-    this.core = new StreamerState({ doc, sel: [doc.length, doc.length], lang, title });
+  constructor({ connect, doc, lang = "python", title = "", storage }) {
+    this.core = new StreamerState({ doc, sel: [doc.length, doc.length], lang, title, wall: (t) => Math.round(performance.timeOrigin + t) });
+    this.storage = storage;
     this.meter = new Meter();
     /** @type {string | null} */
     this.streamId = null;
@@ -132,8 +140,11 @@ export class StreamerPeer {
     this.snapshots = 0; // snapshots whose every chunk was acknowledged
     /** @type {number[]} ms from a snapshot's first chunk to its last chunk's acknowledgement */
     this.snapshotMs = [];
-    /** @type {Map<number, number>} ticket -> when its first chunk went out */
+    /** @type {Map<number, number>} serial -> when its first chunk went out */
     this.snapshotStarted = new Map();
+    this.catchups = 0; // catchup events the service took
+    this.catchupBytes = 0; // their data, as sent (JSON)
+    this.uploads = 0; // history uploads answered 200
     /** @type {Record<string, number>} error codes the server sent back */
     this.errors = {};
     /** @type {number[]} */
@@ -167,6 +178,12 @@ export class StreamerPeer {
     return this.core.queued === 0 && !this.core.batcher.dirty;
   }
 
+  /** Storage holds the latest final version (what a joining watcher reads is current). */
+  get stored() {
+    const h = this.core.history.stored;
+    return Boolean(h && h.epoch === this.core.epoch && h.v === this.core.finalV);
+  }
+
   /** @param {(core: StreamerState) => StreamerAction[]} event */
   feed(event) {
     this.perform(event(this.core));
@@ -190,19 +207,45 @@ export class StreamerPeer {
           break;
         }
         case "snapshot": {
-          const { to, ticket, data } = a;
-          if (data.chunk[0] === 0) this.snapshotStarted.set(ticket, now());
+          const { to, serial, data } = a;
+          if (data.chunk[0] === 0) this.snapshotStarted.set(serial, now());
           this.client.sendEvent("snapshot", data, "json").then(
             () => {
               if (data.chunk[0] === data.chunk[1] - 1) {
                 this.snapshots += 1;
-                this.snapshotMs.push(now() - (this.snapshotStarted.get(ticket) ?? now()));
-                this.snapshotStarted.delete(ticket);
+                this.snapshotMs.push(now() - (this.snapshotStarted.get(serial) ?? now()));
+                this.snapshotStarted.delete(serial);
               }
-              this.feed((c) => c.snapshotSent(now(), to, ticket));
+              this.feed((c) => c.snapshotSent(now(), to, serial));
             },
-            (e) => this.feed((c) => c.snapshotFailed(now(), to, ticket, String(e))),
+            (e) => this.feed((c) => c.snapshotFailed(now(), to, serial, String(e))),
           );
+          break;
+        }
+        case "catchup": {
+          const { to, serial, data } = a;
+          this.client.sendEvent("catchup", data, "json").then(
+            () => {
+              this.catchups += 1;
+              this.catchupBytes += Buffer.byteLength(JSON.stringify(data), "utf8");
+              this.feed((c) => c.catchupSent(now(), to, serial));
+            },
+            (e) => this.feed((c) => c.catchupFailed(now(), to, serial, String(e))),
+          );
+          break;
+        }
+        case "count":
+          this.client.sendEvent("watchers", a.data, "json").catch(() => undefined);
+          break;
+        case "upload": {
+          const key = this.storage?.ownerKey() ?? null;
+          const { serial, kind, body, keepalive } = a;
+          this.meter.httpSent += Buffer.byteLength(JSON.stringify(body), "utf8");
+          const done = this.storage && key ? uploadHistory({ streamId: a.streamId, ownerKey: key, kind, body, keepalive, base: this.storage.base }) : Promise.resolve({ status: 403 });
+          done.then((result) => {
+            if (result.status === 200) this.uploads += 1;
+            if (!keepalive) this.feed((c) => c.uploaded(now(), serial, result));
+          });
           break;
         }
         case "control":
@@ -241,19 +284,23 @@ export class WatcherPeer {
    * @param {() => Promise<string>} o.getUrl  a client access URL (negotiate)
    * @param {number} [o.index]
    * @param {(w: WatcherPeer, at: number) => void} [o.onDoc]  after every change it shows
+   * @param {string | null} [o.storageBase]  the dev host: join from storage as the page does
    */
-  constructor({ streamId, getUrl, index = 0, onDoc = () => {} }) {
+  constructor({ streamId, getUrl, index = 0, onDoc = () => {}, storageBase = null }) {
     this.streamId = streamId;
     this.index = index;
     this.onDoc = onDoc;
-    this.core = new WatcherState(streamId);
-    /** @type {string | null} null until a snapshot arrived */
+    this.storageBase = storageBase;
+    this.core = new WatcherState(streamId, { storage: storageBase !== null });
+    /** @type {string | null} null until a document (stored or live) arrived */
     this.doc = null;
+    /** @type {number | null} when it showed the stored document */
+    this.storedAt = null;
     this.meter = new Meter();
     this.timer = new OneTimer();
     this.syncs = 0;
     this.connectStarted = 0;
-    /** @type {number | null} when it first held the whole document */
+    /** @type {number | null} when it first held the live document (a snapshot or catchup) */
     this.synced = null;
     this.client = meteredClient(getUrl, this.meter);
     const streamer = `${STREAMER_PREFIX}${streamId}`;
@@ -270,6 +317,13 @@ export class WatcherPeer {
 
   async start() {
     this.connectStarted = now();
+    if (this.storageBase !== null) {
+      // in parallel with connecting, as the page does
+      const meter = this.meter;
+      loadJoinState(this.streamId, { base: this.storageBase, onBytes: (n) => (meter.httpReceived += n) }).then((state) =>
+        this.perform(this.core.stored(now(), state)),
+      );
+    }
     await this.client.start();
   }
 
@@ -280,7 +334,7 @@ export class WatcherPeer {
       if (a.type === "reset") {
         this.doc = a.doc;
         changed = true;
-        if (this.synced === null) this.synced = now();
+        if (this.core.fromStorage && this.storedAt === null) this.storedAt = now();
       } else if (a.type === "apply") {
         this.doc = applyChanges(this.doc ?? "", a.changes);
         changed = true;
@@ -291,6 +345,7 @@ export class WatcherPeer {
         this.client.stop();
       }
     }
+    if (this.synced === null && this.core.phase === "synced") this.synced = now();
     if (changed) this.onDoc(this, now());
     this.timer.set(this.core.nextTick(), () => this.perform(this.core.tick(now())));
   }

@@ -1,8 +1,9 @@
 // @ts-check
 // Streamer page: the editor is where the document is written; the pure StreamerState turns its
-// edits into numbered deltas and answers sync requests with chunked snapshots. This file only
-// feeds it events (edits, the clock, connection changes, how each send ended, server messages)
-// and performs its actions (sends, status), plus the page's own chores (storage, controls).
+// edits into numbered deltas, answers sync requests with catchups or chunked snapshots and
+// decides what history to store. This file only feeds it events (edits, the clock, connection
+// changes, how each send and upload ended, server messages, the page going) and performs its
+// actions (sends, uploads, status), plus the page's own chores (localStorage, controls, resume).
 /** @import { StreamerAction, StreamerStatus } from "./core/streamer-state.js" */
 /** @import { EditorState } from "@codemirror/state" */
 import { EditorSelection } from "@codemirror/state";
@@ -12,10 +13,13 @@ import { createEditor, EditorView } from "./ui/editor.js";
 import { LANGUAGES, DEFAULT_LANG, findLanguage } from "./ui/languages.js";
 import { announcer, copyText, flash, statusBadge, themeToggle, initialTheme } from "./ui/chrome.js";
 import { changeSetToChanges } from "./core/delta.js";
-import { LIMITS } from "./core/contract.js";
+import { LIMITS, STREAMER_REPLACED_REASON } from "./core/contract.js";
+import { replayJoinState } from "./core/join.js";
+import { formatResumeCode, parseResumeCode } from "./core/resume-code.js";
 import { StreamerState } from "./core/streamer-state.js";
 import { negotiate, NegotiateError } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
+import { loadJoinState, uploadHistory } from "./net/streams.js";
 import { clearOwner, loadDoc, loadOwner, saveDoc, saveOwner } from "./storage.js";
 import { shareLink, streamIdFromLocation } from "./config.js";
 import { byId } from "./ui/dom.js";
@@ -44,8 +48,10 @@ let owner = loadOwner(); // once negotiated
 let core = null;
 /** @type {ReturnType<typeof createPubSub> | null} */
 let client = null;
-let moved = false; // another tab of this browser took the stream over
+let moved = false; // another tab or device took the stream over
+let replacing = false; // this page is reloading to resume another stream: keep what it saved
 const now = () => performance.now();
+const wall = (/** @type {number} */ t) => Math.round(performance.timeOrigin + t);
 const isEnded = () => core?.ended ?? false;
 
 /** The `control` events handed to the client so far: "stop" waits for them (`ended` last). */
@@ -60,7 +66,19 @@ function perform(actions) {
         sendDelta(a.group, a.ackId, a.msg);
         break;
       case "snapshot":
-        sendSnapshotChunk(a.to, a.ticket, a.data);
+        sendSnapshotChunk(a.to, a.serial, a.data);
+        break;
+      case "catchup":
+        client?.sendEvent("catchup", a.data, "json").then(
+          () => feed((c) => c.catchupSent(now(), a.to, a.serial)),
+          (e) => feed((c) => c.catchupFailed(now(), a.to, a.serial, e)),
+        );
+        break;
+      case "count":
+        client?.sendEvent("watchers", a.data, "json").catch((e) => console.warn("watchers", e));
+        break;
+      case "upload":
+        upload(a);
         break;
       case "control": {
         const sent = client?.sendEvent("control", a.data, "json").catch((e) => console.warn("control", e));
@@ -110,14 +128,23 @@ function sendDelta(group, ackId, msg) {
 
 /**
  * @param {string} to
- * @param {number} ticket
+ * @param {number} serial
  * @param {import("./core/streamer-state.js").SnapshotData} data
  */
-function sendSnapshotChunk(to, ticket, data) {
+function sendSnapshotChunk(to, serial, data) {
   client?.sendEvent("snapshot", data, "json").then(
-    () => feed((c) => c.snapshotSent(now(), to, ticket)),
-    (e) => feed((c) => c.snapshotFailed(now(), to, ticket, e)), // the watcher asks again
+    () => feed((c) => c.snapshotSent(now(), to, serial)),
+    (e) => feed((c) => c.snapshotFailed(now(), to, serial, e)), // the watcher asks again
   );
+}
+
+/** A history upload; a keepalive one (the page is going) reports nothing back. */
+function upload(/** @type {Extract<StreamerAction, { type: "upload" }>} */ a) {
+  const key = owner && owner.streamId === a.streamId ? owner.ownerKey : null;
+  const done = key
+    ? uploadHistory({ streamId: a.streamId, ownerKey: key, kind: a.kind, body: a.body, keepalive: a.keepalive })
+    : Promise.resolve({ status: 403 });
+  if (!a.keepalive) done.then((result) => feed((c) => c.uploaded(now(), a.serial, result)));
 }
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -147,14 +174,20 @@ function persistSoon() {
 }
 function persistNow() {
   clearTimeout(saveTimer);
-  if (moved) return; // another tab owns the stream and its stored document now
+  if (moved || replacing) return; // another page owns the stream (and its document) now
   saveDoc({ text: editor.view.state.doc.toString(), lang, title });
 }
-addEventListener("pagehide", persistNow);
-// a closed tab stops the client: a 1001 "going away" close would keep the connection (and the
-// stream "live" for watchers) for the service's recovery window
 addEventListener("pagehide", (e) => {
+  persistNow();
+  // what storage has not got yet goes as one keepalive request (it outlives the page)
+  if (!moved) feed((c) => c.pagehide(now()));
+  // a closed tab stops the client: a 1001 "going away" close would keep the connection (and
+  // the stream "live" for watchers) for the service's recovery window
   if (!e.persisted) client?.stop();
+});
+// a hidden page may be discarded without a pagehide (phones): store what was collected
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") feed((c) => c.hidden(now()));
 });
 
 // ---- editor ----
@@ -175,7 +208,7 @@ const editor = createEditor({
 if (!saved) editor.view.dispatch({ selection: EditorSelection.cursor(editor.view.state.doc.length) });
 editor.setLanguage(lang);
 themeToggle(byId("theme", HTMLButtonElement), (t) => editor.setTheme(t));
-core = new StreamerState({ doc: editor.view.state.doc.toString(), sel: selectionOf(editor.view.state), lang, title });
+core = new StreamerState({ doc: editor.view.state.doc.toString(), sel: selectionOf(editor.view.state), lang, title, wall });
 
 // ---- controls ----
 const langSelect = byId("lang", HTMLSelectElement);
@@ -228,6 +261,9 @@ if (owner) showStream(owner.streamId);
 
 // ---- connection ----
 async function getUrl() {
+  // the SDK reconnects on its own after a close, even when told to stop while disconnected:
+  // a page that lost the stream to another one must not connect again and take it back
+  if (moved) throw new Error("another page streams this stream now");
   if (owner) {
     try {
       return (await negotiate({ streamId: owner.streamId, ownerKey: owner.ownerKey })).url;
@@ -252,7 +288,12 @@ client = createPubSub(getUrl, {
   },
   onRecovered: () => feed((c) => c.recovered(now())),
   onDropped: () => feed((c) => c.dropped(now())),
-  onDisconnected: () => feed((c) => c.dropped(now())),
+  onDisconnected: (reason) => {
+    // the service closed this connection for a newer one of the same stream: that page
+    // (another device, resumed with the code) streams now; reconnecting would take it back
+    if (reason === STREAMER_REPLACED_REASON) movedAway();
+    else feed((c) => c.dropped(now()));
+  },
   onStopped: () => feed((c) => c.stopped(now())),
   onServerMessage: (data) => feed((c) => c.receive(now(), data)),
 });
@@ -261,16 +302,114 @@ client = createPubSub(getUrl, {
 const tabs = "BroadcastChannel" in window ? new BroadcastChannel("codestream-streamer") : null;
 tabs?.postMessage({ type: "takeover" });
 tabs?.addEventListener("message", (e) => {
-  if (e.data?.type !== "takeover" || isEnded()) return;
+  if (e.data?.type === "takeover") movedAway();
+});
+function movedAway() {
+  if (isEnded()) return;
   persistNow();
   moved = true;
   feed((c) => c.moved(now()));
   byId("moved").hidden = false;
-});
+}
 byId("take-back").addEventListener("click", () => location.reload());
 
 setStatus("connecting");
 startWithRetry(client, { isCancelled: isEnded });
+
+// ---- resume on another device ----
+const codeToggle = byId("show-resume-code", HTMLButtonElement);
+const codePanel = byId("resume-code-panel");
+const codeField = byId("resume-code", HTMLInputElement);
+const formToggle = byId("open-resume", HTMLButtonElement);
+const resumeForm = byId("resume-form", HTMLFormElement);
+const resumeInput = byId("resume-input", HTMLInputElement);
+const resumeError = byId("resume-error");
+const resumeSubmit = byId("resume-submit", HTMLButtonElement);
+
+/** @param {HTMLElement} panel @param {HTMLButtonElement} toggle @param {boolean} open */
+function showPanel(panel, toggle, open) {
+  panel.hidden = !open;
+  toggle.setAttribute("aria-expanded", String(open));
+}
+
+// the code is the stream's key: shown only on request, cleared from the page when closed
+function hideCode(focusToggle = true) {
+  codeField.value = "";
+  showPanel(codePanel, codeToggle, false);
+  if (focusToggle) codeToggle.focus();
+}
+codeToggle.addEventListener("click", () => {
+  if (!codePanel.hidden) return hideCode();
+  if (!owner) return announce("The stream is not created yet; try again in a moment.");
+  showPanel(resumeForm, formToggle, false);
+  codeField.value = formatResumeCode(owner.streamId, owner.ownerKey);
+  showPanel(codePanel, codeToggle, true);
+  codeField.focus();
+  codeField.select();
+});
+byId("hide-resume-code").addEventListener("click", () => hideCode());
+byId("copy-resume-code").addEventListener("click", async () => {
+  const ok = await copyText(codeField.value);
+  flash(byId("copy-resume-code"), ok ? "Copied!" : "Copy failed", announce);
+});
+codePanel.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") hideCode();
+});
+
+function closeForm() {
+  showPanel(resumeForm, formToggle, false);
+  showResumeError("");
+  formToggle.focus();
+}
+formToggle.addEventListener("click", () => {
+  if (!resumeForm.hidden) return closeForm();
+  hideCode(false);
+  showPanel(resumeForm, formToggle, true);
+  resumeInput.focus();
+});
+byId("cancel-resume").addEventListener("click", closeForm);
+resumeForm.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") closeForm();
+});
+resumeForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  resumeStream(resumeInput.value);
+});
+
+function showResumeError(/** @type {string} */ text) {
+  resumeError.textContent = text;
+  resumeError.hidden = !text;
+  resumeInput.setAttribute("aria-invalid", String(Boolean(text)));
+}
+
+/**
+ * Continue the stream of a resume code on this page: the key is checked by negotiate first
+ * (a wrong one changes nothing here), then the stored document becomes this page's and the
+ * page restarts on that stream (a new epoch, whose first upload is a keyframe).
+ * @param {string} text
+ */
+async function resumeStream(text) {
+  showResumeError("");
+  const code = parseResumeCode(text);
+  if (!code) return showResumeError("That is not a resume code. It looks like <stream id>.<key>, exactly as the other device shows it.");
+  if (owner && code.streamId === owner.streamId) return showResumeError("This page already streams that stream.");
+  resumeSubmit.disabled = true;
+  try {
+    await negotiate({ streamId: code.streamId, ownerKey: code.ownerKey });
+  } catch (e) {
+    resumeSubmit.disabled = false;
+    const status = e instanceof NegotiateError ? e.status : 0;
+    if (status === 403) return showResumeError(`That key does not match stream ${code.streamId}. Nothing was changed here; copy the code again on the other device.`);
+    if (status === 400) return showResumeError("That is not a resume code. Nothing was changed here.");
+    return showResumeError("The server could not be reached. Nothing was changed here; try again.");
+  }
+  const stored = replayJoinState(await loadJoinState(code.streamId));
+  replacing = true;
+  saveOwner(code.streamId, code.ownerKey);
+  saveDoc(stored ? { text: stored.doc, lang: stored.lang ?? lang, title: stored.title ?? "" } : { text: editor.view.state.doc.toString(), lang, title });
+  announce(`Resuming stream ${code.streamId}…`);
+  location.reload();
+}
 
 // test and debugging hook: read-only facts about the page, no secrets
 window.codestream = {
@@ -278,7 +417,19 @@ window.codestream = {
     return editor.view.state.doc.toString();
   },
   get state() {
-    return { streamId: owner?.streamId ?? null, epoch: core?.epoch, v: core?.v, queued: core?.queued, connected: core?.online ?? false };
+    const h = core?.history;
+    return {
+      streamId: owner?.streamId ?? null,
+      epoch: core?.epoch,
+      v: core?.v,
+      queued: core?.queued,
+      connected: core?.online ?? false,
+      finalV: core?.finalV,
+      stored: h?.stored ?? null,
+      storage: h?.status,
+      uploads: h?.uploads ?? 0,
+      storageQueued: h ? h.queue.length + (h.segment ? 1 : 0) : 0,
+    };
   },
   view: editor.view,
 };

@@ -1,6 +1,7 @@
 // @ts-check
-// Watcher page: a read-only editor driven by the pure WatcherState; this file only performs
-// its actions (editor updates, sync events) and shows the status.
+// Watcher page: a read-only editor driven by the pure WatcherState; this file only fetches the
+// stored join state (while it connects), performs the machine's actions (editor updates, sync
+// events) and shows the status.
 import { ChangeSet, StateEffect, StateField } from "@codemirror/state";
 import { Decoration, WidgetType } from "@codemirror/view";
 import { createEditor, EditorView } from "./ui/editor.js";
@@ -9,6 +10,7 @@ import { announcer, copyText, flash, initialTheme, statusBadge, themeToggle } fr
 import { WatcherState } from "./core/watcher-state.js";
 import { negotiate } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
+import { loadJoinState } from "./net/streams.js";
 import { streamIdFromLocation } from "./config.js";
 import { STREAMER_PREFIX } from "./core/contract.js";
 import { byId } from "./ui/dom.js";
@@ -171,7 +173,7 @@ $("download").addEventListener("click", () => {
 });
 
 // ---- connection ----
-const state = new WatcherState(streamId ?? "");
+const state = new WatcherState(streamId ?? "", { storage: Boolean(streamId) });
 if (!streamId) {
   setStatus("ended");
   $("title").textContent = "No stream in this link";
@@ -212,6 +214,9 @@ if (!streamId) {
     },
   });
   render();
+  // the stored document, in parallel with connecting: shown at once, and the first sync asks
+  // only for what came after it
+  loadJoinState(streamId).then((stored) => perform(state.stored(performance.now(), stored)));
   startWithRetry(client, { isCancelled: () => state.stream === "ended" });
   // a closed tab says goodbye: a socket the browser closes with 1001 "going away" is kept by
   // the service for its recovery window, and the streamer would count this watcher that long

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LIMITS } from "../src/core/contract.js";
-import { applyChanges, DeltaError } from "../src/core/delta.js";
+import { applyChanges, compactChanges, DeltaError } from "../src/core/delta.js";
+import { replayJoinState } from "../src/core/join.js";
 import { chunkString, jsonStringBytes, splitChanges } from "../src/core/split.js";
 import { WatcherState } from "../src/core/watcher-state.js";
 import { loadVectors } from "./vectors.js";
@@ -12,6 +13,7 @@ import { loadVectors } from "./vectors.js";
 const deltas = loadVectors("deltas");
 const split = loadVectors("split");
 const events = loadVectors("user-events");
+const history = loadVectors("history");
 
 for (const c of deltas.cases) {
   test(`delta: ${c.name}`, () => {
@@ -56,3 +58,19 @@ test("events: a watcher that finds a gap syncs with what it has", () => {
   const sync = actions.find((a) => a.type === "sync");
   assert.deepEqual(sync?.data, accepted("gap: sync with what the watcher has"));
 });
+
+for (const c of history.joins) {
+  test(`join state: ${c.name}`, () => {
+    const found = replayJoinState(c.state);
+    if (c.error) assert.equal(found, null);
+    else assert.deepEqual([found?.doc, found?.v], [c.document, c.v]);
+  });
+}
+
+for (const c of history.compaction) {
+  test(`catchup compaction: ${c.name}`, () => {
+    assert.deepEqual(compactChanges(c.deltas.flat()), c.compacted);
+    assert.equal(applyChanges(c.doc, c.compacted), c.result);
+    assert.equal(c.deltas.reduce((doc, d) => applyChanges(doc, d), c.doc), c.result);
+  });
+}

@@ -62,7 +62,7 @@ function world(start, chunkBytes) {
     delta: null,
     /** @type {Set<string>} ack ids the service has seen, per connection (its duplicate check) */
     seen: new Set(),
-    /** @type {{ to: string, ticket: number, data: any }[]} */
+    /** @type {{ to: string, serial: number, data: any }[]} */
     chunks: [],
     /** @type {unknown[]} messages for the streamer, in order */
     inbox: [],
@@ -83,7 +83,16 @@ function world(start, chunkBytes) {
         w.delta = { ackId: a.ackId, msg: a.msg, conn: w.conn };
       } else if (a.type === "snapshot") {
         if (a.data.chunk[0] === 0) w.known.push({ epoch: a.data.epoch, v: a.data.v, doc: s.doc });
-        w.chunks.push({ to: a.to, ticket: a.ticket, data: a.data });
+        assert.equal(a.data.ticket, `ticket-${a.to}`, "a snapshot echoes its watcher's ticket");
+        w.chunks.push({ to: a.to, serial: a.serial, data: a.data });
+      } else if (a.type === "catchup") {
+        // catchups have their own property test (storage.property.test.js): here, delivered
+        assert.equal(a.data.ticket, `ticket-${a.to}`, "a catchup echoes its watcher's ticket");
+        const forwarded = /** @type {Record<string, unknown>} */ ({ ...a.data, type: "catchup" });
+        delete forwarded.ticket;
+        delete forwarded.to;
+        w.watchers.find((x) => x.id === a.to)?.inbox.push(forwarded);
+        perform(s.catchupSent(w.now, a.to, a.serial));
       }
     }
   }
@@ -95,7 +104,7 @@ function world(start, chunkBytes) {
       else if (a.type === "apply") watcher.doc = applyChanges(watcher.doc, a.changes);
       else if (a.type === "sync" && w.online) {
         // the Function App asks the streamer; offline, the request goes nowhere
-        w.inbox.push({ type: "sync-request", connectionId: watcher.id, have: a.data.have });
+        w.inbox.push({ type: "sync-request", connectionId: watcher.id, have: a.data.have, ticket: `ticket-${watcher.id}` });
       }
     }
   }
@@ -132,10 +141,13 @@ function world(start, chunkBytes) {
       if (!w.chunks.length) return;
       const [c] = w.chunks.splice(pick % w.chunks.length, 1);
       if (ok) {
-        w.watchers.find((x) => x.id === c.to)?.inbox.push({ type: "snapshot", ...c.data });
-        perform(s.snapshotSent(w.now, c.to, c.ticket));
+        const forwarded = { ...c.data }; // the Function App checks the ticket and drops it, and `to`
+        delete forwarded.ticket;
+        delete forwarded.to;
+        w.watchers.find((x) => x.id === c.to)?.inbox.push({ type: "snapshot", ...forwarded });
+        perform(s.snapshotSent(w.now, c.to, c.serial));
       } else {
-        perform(s.snapshotFailed(w.now, c.to, c.ticket, "lost"));
+        perform(s.snapshotFailed(w.now, c.to, c.serial, "lost"));
       }
     },
     deliverToWatcher(/** @type {number} */ pick, /** @type {number} */ n) {
@@ -198,7 +210,8 @@ function settle(/** @type {ReturnType<typeof world>} */ sim) {
     }
     const allSynced = w.watchers.every((x) => x.core.phase === "synced" && x.core.epoch === w.s.epoch && x.core.v === w.s.v);
     const next = sim.nextTimer();
-    if (allSynced && w.s.nextTick() === null) return;
+    // (the watcher count and the history have timers of their own, forever)
+    if (allSynced && w.s.queued === 0 && !w.s.batcher.dirty) return;
     if (next === null) return;
     sim.advance(Math.max(1, next - w.now));
   }

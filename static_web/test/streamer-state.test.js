@@ -2,7 +2,7 @@
 // The streamer's protocol core, driven event by event: what it sends, in which order, when.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LIMITS, STREAMER } from "../src/core/contract.js";
+import { LIMITS, STORAGE, STREAMER } from "../src/core/contract.js";
 import { applyChanges } from "../src/core/delta.js";
 import { FIRST_ACK_ID } from "../src/core/outbox.js";
 import { StreamerState, TIMING } from "../src/core/streamer-state.js";
@@ -32,26 +32,35 @@ function streamer(options = {}) {
  */
 const only = (actions, type) => /** @type {any[]} */ (actions.filter((a) => a.type === type));
 
-/** Connect and let the announce delta be acknowledged; returns the core. */
+const TICKET = "ticket-of-the-sync-request";
+/** A sync-request as the Function App forwards it. */
+const syncRequest = (/** @type {string} */ connectionId, /** @type {unknown} */ have = null) => ({ type: "sync-request", connectionId, have, ticket: TICKET });
+
+/** Connect, let the announce delta be acknowledged and the first keyframe stored; returns the core. */
 function live(options = {}) {
   const s = streamer(options);
-  const [announce] = only(s.connected(0, SID), "delta");
+  const actions = s.connected(0, SID);
+  const [announce] = only(actions, "delta");
+  const [keyframe] = only(actions, "upload");
   assert.deepEqual(s.deltaSent(1, announce.ackId), []);
+  assert.deepEqual(s.uploaded(1, keyframe.serial, { status: 200, head: { epoch: "e1", v: 0 } }), []);
   return s;
 }
 
-test("a new connection shows live and announces the epoch with an empty delta", () => {
+test("a new connection shows live, asks for the count, announces the epoch and stores a keyframe", () => {
   const s = streamer();
   const actions = s.connected(0, SID);
   assert.deepEqual(actions, [
     { type: "status", state: "live" },
+    { type: "count", data: { streamId: SID } },
     { type: "delta", group: SID, ackId: FIRST_ACK_ID, msg: { type: "delta", epoch: "e1", v: 1, changes: [], sel: [5, 5] } },
+    { type: "upload", streamId: SID, serial: 1, kind: "keyframes", keepalive: false, body: { epoch: "e1", v: 0, t: 0, doc: "hello" } },
   ]);
   assert.equal(s.queued, 1);
   assert.deepEqual(s.deltaSent(5, FIRST_ACK_ID), []);
   assert.equal(s.queued, 0);
-  // a second connection of the same page has nothing to announce
-  assert.deepEqual(s.connected(10, SID), [{ type: "status", state: "live" }]);
+  // a second connection of the same page has nothing to announce, and the keyframe is in flight
+  assert.deepEqual(s.connected(10, SID), [{ type: "status", state: "live" }, { type: "count", data: { streamId: SID } }]);
 });
 
 test("nothing is sent before the first connection; edits wait in the outbox", () => {
@@ -75,11 +84,12 @@ test("leading edge: the first keystroke goes at once, the rest of the window in 
   const batch = only(s.tick(100 + W), "delta");
   assert.deepEqual(batch[0].msg, { type: "delta", epoch: "e1", v: 3, changes: [[6, 6, "w"], [7, 7, "o"]], sel: [8, 8] });
   assert.equal(s.doc, "hello wo");
-  // the window after it is empty: the burst ends and no timer is needed
+  // the window after it is empty: the burst ends; the next timer is the history's segment
   s.deltaSent(150, batch[0].ackId);
   assert.equal(s.nextTick(), 100 + 2 * W);
   assert.deepEqual(s.tick(100 + 2 * W), []);
-  assert.equal(s.nextTick(), null);
+  assert.equal(s.batcher.windowEnd, null);
+  assert.equal(s.nextTick(), STORAGE.segmentMs, "the segment opened by the announce at 0 is cut then");
 });
 
 test("one delta in flight: what is typed meanwhile folds into one queued delta", () => {
@@ -127,10 +137,15 @@ test("a refused delta starts a new epoch, announced after the refusal back-off",
   const [sent] = only(s.edit(0, [[0, 0, "x"]], [1, 1]), "delta");
   s.edit(W + 1, [[1, 1, "y"]], [2, 2]); // queued behind it
   const actions = s.deltaFailed(20, sent.ackId, { refused: true, detail: { name: "Forbidden" } });
-  assert.deepEqual(actions, [
+  assert.deepEqual(actions.filter((a) => a.type !== "upload"), [
     { type: "warn", what: "delta refused", detail: { name: "Forbidden" } },
     { type: "epoch", epoch: "e2", reason: "refused" },
   ]);
+  // what the old epoch stored goes up (its announce), then the new epoch starts with a keyframe
+  const [old] = only(actions, "upload");
+  assert.deepEqual([old.kind, old.body.epoch], ["segments", "e1"]);
+  const [keyframe] = only(s.uploaded(21, old.serial, { status: 200 }), "upload");
+  assert.deepEqual(keyframe.body, { epoch: "e2", v: 0, t: 21, doc: "xyhello" });
   assert.equal(s.epoch, "e2");
   assert.equal(s.v, 1);
   assert.equal(s.queued, 1, "only the announce of the new epoch");
@@ -146,7 +161,7 @@ test("a sync-request is answered with a snapshot at a numbered version, one chun
   const s = live({ limits, lang: "python", title: "T" });
   const [d2] = only(s.edit(0, [[5, 5, "!"]], [6, 6]), "delta");
   s.edit(10, [[6, 6, "?"]], [7, 7]); // held by the batcher
-  const actions = s.receive(11, { type: "sync-request", connectionId: "w1", have: null });
+  const actions = s.receive(11, syncRequest("w1"));
   // the held edit is numbered first (v3, queued behind v2 in flight), then the snapshot at v3
   assert.deepEqual(only(actions, "delta"), []);
   assert.equal(s.v, 3);
@@ -154,13 +169,14 @@ test("a sync-request is answered with a snapshot at a numbered version, one chun
   assert.deepEqual(first, {
     type: "snapshot",
     to: "w1",
-    ticket: first.ticket,
-    data: { streamId: SID, to: "w1", epoch: "e1", v: 3, doc: "hell", lang: "python", title: "T", chunk: [0, 2] },
+    serial: first.serial,
+    data: { streamId: SID, to: "w1", ticket: TICKET, epoch: "e1", v: 3, doc: "hell", lang: "python", title: "T", chunk: [0, 2] },
   });
-  const [second] = only(s.snapshotSent(12, "w1", first.ticket), "snapshot");
+  const [second] = only(s.snapshotSent(12, "w1", first.serial), "snapshot");
   assert.deepEqual(second.data.doc, "o!?");
   assert.deepEqual(second.data.chunk, [1, 2]);
-  assert.deepEqual(s.snapshotSent(13, "w1", first.ticket), []);
+  assert.equal(second.data.ticket, TICKET, "every chunk echoes the ticket");
+  assert.deepEqual(s.snapshotSent(13, "w1", first.serial), []);
   // v3 is sealed: what is typed next must not fold into it (the watcher drops v3 as seen)
   s.deltaSent(14, d2.ackId);
   s.edit(100, [[7, 7, "."]], [8, 8]);
@@ -169,40 +185,44 @@ test("a sync-request is answered with a snapshot at a numbered version, one chun
 
 test("repeats of a request share the snapshot in flight; a new `have` gets one follow-up", () => {
   const s = live();
-  const [snap] = only(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), "snapshot");
-  assert.deepEqual(s.receive(1, { type: "sync-request", connectionId: "w1", have: null }), []);
+  const [snap] = only(s.receive(0, syncRequest("w1")), "snapshot");
+  assert.deepEqual(s.receive(1, syncRequest("w1")), []);
   s.edit(2, [[0, 0, "a"]], [1, 1]);
-  assert.deepEqual(s.receive(3, { type: "sync-request", connectionId: "w1", have: { epoch: "e1", v: 1 } }), []);
-  const follow = only(s.snapshotSent(4, "w1", snap.ticket), "snapshot");
+  // while a snapshot is in flight for it, a watcher is answered by snapshots only
+  assert.deepEqual(s.receive(3, syncRequest("w1", { epoch: "e1", v: 1 })), []);
+  const follow = only(s.snapshotSent(4, "w1", snap.serial), "snapshot");
   assert.equal(follow.length, 1);
   assert.equal(follow[0].data.v, 2);
   assert.equal(follow[0].data.doc, "ahello");
-  assert.deepEqual(s.snapshotSent(5, "w1", follow[0].ticket), []);
+  assert.equal(follow[0].data.ticket, TICKET);
+  assert.deepEqual(s.snapshotSent(5, "w1", follow[0].serial), []);
 });
 
 test("a failed snapshot is forgotten: the watcher's next request starts a new one", () => {
   const s = live();
-  const [snap] = only(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), "snapshot");
-  assert.deepEqual(s.snapshotFailed(1, "w1", snap.ticket, "gone"), [{ type: "warn", what: "snapshot", detail: "gone" }]);
-  assert.deepEqual(s.snapshotSent(2, "w1", snap.ticket), []);
-  assert.equal(only(s.receive(3, { type: "sync-request", connectionId: "w1", have: null }), "snapshot").length, 1);
+  const [snap] = only(s.receive(0, syncRequest("w1")), "snapshot");
+  assert.deepEqual(s.snapshotFailed(1, "w1", snap.serial, "gone"), [{ type: "warn", what: "snapshot", detail: "gone" }]);
+  assert.deepEqual(s.snapshotSent(2, "w1", snap.serial), []);
+  assert.equal(only(s.receive(3, syncRequest("w1")), "snapshot").length, 1);
 });
 
 test("a new connection drops the snapshots in flight on the old one", () => {
   const limits = { ...LIMITS, snapshotChunkBytes: 2 };
   const s = live({ limits });
-  const [snap] = only(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), "snapshot");
+  const [snap] = only(s.receive(0, syncRequest("w1")), "snapshot");
   s.dropped(1);
   s.connected(2, SID);
-  assert.deepEqual(s.snapshotSent(3, "w1", snap.ticket), [], "no more chunks of the stale snapshot");
-  assert.equal(only(s.receive(4, { type: "sync-request", connectionId: "w1", have: null }), "snapshot").length, 1);
+  assert.deepEqual(s.snapshotSent(3, "w1", snap.serial), [], "no more chunks of the stale snapshot");
+  assert.equal(only(s.receive(4, syncRequest("w1")), "snapshot").length, 1);
 });
 
-test("sync-requests without a connection id, or before any connection, are ignored", () => {
+test("sync-requests without a connection id or ticket, or before any connection, are ignored", () => {
   const s = streamer();
-  assert.deepEqual(s.receive(0, { type: "sync-request", connectionId: "w1", have: null }), []);
+  assert.deepEqual(s.receive(0, syncRequest("w1")), []);
   s.connected(1, SID);
-  assert.deepEqual(s.receive(2, { type: "sync-request", connectionId: 7, have: null }), []);
+  assert.deepEqual(s.receive(2, { type: "sync-request", connectionId: 7, have: null, ticket: TICKET }), []);
+  assert.deepEqual(s.receive(2, { type: "sync-request", connectionId: "w1", have: null }), [], "no ticket: the server would refuse the answer");
+  assert.deepEqual(s.receive(2, { type: "sync-request", connectionId: "w1", have: null, ticket: 5 }), []);
   for (const junk of [null, 3, "x", [], { type: 5 }, { type: "watchers", count: "2" }]) {
     assert.deepEqual(s.receive(3, junk), []);
   }
@@ -218,28 +238,32 @@ test("the title is cut to the contract's limit and sent once typing pauses; lang
   assert.deepEqual(s.setTitle(0, "My long title"), []);
   assert.deepEqual(s.setTitle(100, "My long title!"), []);
   assert.equal(s.nextTick(), 100 + TIMING.titleDelayMs);
-  assert.deepEqual(s.tick(100 + TIMING.titleDelayMs), [{ type: "control", data: { streamId: SID, title: "My lo" } }]);
-  assert.deepEqual(s.setLang(600, "rust"), [{ type: "control", data: { streamId: SID, lang: "rust" } }]);
+  assert.deepEqual(only(s.tick(100 + TIMING.titleDelayMs), "control"), [{ type: "control", data: { streamId: SID, title: "My lo" } }]);
+  assert.deepEqual(only(s.setLang(600, "rust"), "control"), [{ type: "control", data: { streamId: SID, lang: "rust" } }]);
   // offline, nothing is sent; the next snapshot carries both
   s.dropped(700);
-  assert.deepEqual(s.setLang(701, "go"), []);
+  assert.deepEqual(only(s.setLang(701, "go"), "control"), []);
   s.recovered(702);
-  const [snap] = only(s.receive(703, { type: "sync-request", connectionId: "w", have: null }), "snapshot");
+  const [snap] = only(s.receive(703, syncRequest("w")), "snapshot");
   assert.equal(snap.data.lang, "go");
   assert.equal(snap.data.title, "My lo");
 });
 
 test("ending sends the `ended` control, then stops; nothing goes out after", () => {
   const s = live();
-  assert.deepEqual(s.end(0), [
+  const actions = s.end(0);
+  assert.deepEqual(actions.filter((a) => a.type !== "upload"), [
     { type: "control", data: { streamId: SID, ended: true } },
     { type: "stop" },
     { type: "status", state: "ended" },
   ]);
+  // the end is stored at once, with what was typed before it
+  const [stored] = only(actions, "upload");
+  assert.deepEqual(/** @type {any} */ (stored.body).controls, [[0, { ended: true }]]);
   assert.deepEqual(s.end(1), []);
   assert.deepEqual(s.edit(2, [[0, 0, "x"]], [1, 1]), []);
   assert.deepEqual(s.stopped(3), [], "stopping was asked for: no restart");
-  assert.deepEqual(s.receive(4, { type: "sync-request", connectionId: "w", have: null }), []);
+  assert.deepEqual(s.receive(4, syncRequest("w")), []);
 });
 
 test("a client that stopped by itself is restarted; a tab that lost the stream stops", () => {
@@ -272,4 +296,128 @@ test("a smaller delta budget in the contract splits a paste into more deltas", (
     }
     assert.equal(sent.reduce((doc, m) => applyChanges(doc, m.changes), "hello"), paste + "hello");
   }
+});
+
+// ---- joins from storage: catchups; watcher counts; the page going ----
+
+test("a sync-request from a watcher at an older version of this epoch gets only what it misses", () => {
+  const s = live({ lang: "python", title: "T" });
+  const [d2] = only(s.edit(0, [[5, 5, " w"]], [7, 7]), "delta");
+  s.deltaSent(1, d2.ackId);
+  const [d3] = only(s.edit(100, [[7, 7, "o"]], [8, 8]), "delta"); // in flight, not acknowledged
+  const actions = s.receive(101, syncRequest("w1", { epoch: "e1", v: 1 }));
+  assert.deepEqual(actions, [
+    {
+      type: "catchup",
+      to: "w1",
+      serial: 1,
+      data: { streamId: SID, to: "w1", ticket: TICKET, lang: "python", title: "T", epoch: "e1", from: 1, v: 3, changes: [[5, 5, " wo"]], sel: [8, 8] },
+    },
+  ]);
+  // v3 is final now (the watcher will drop it when it comes live): nothing folds into it
+  s.edit(120, [[8, 8, "r"]], [9, 9]);
+  s.tick(100 + W);
+  s.deltaSent(130, d3.ackId);
+  assert.equal(s.v, 4);
+  // a watcher that is current is told so; one from another epoch or ahead gets a snapshot
+  assert.deepEqual(only(s.receive(140, syncRequest("w2", { epoch: "e1", v: 4 })), "catchup")[0].data.changes, []);
+  assert.equal(only(s.receive(141, syncRequest("w3", { epoch: "old", v: 2 })), "snapshot").length, 1);
+  assert.equal(only(s.receive(142, syncRequest("w4", { epoch: "e1", v: 9 })), "snapshot").length, 1);
+  assert.equal(only(s.receive(143, syncRequest("w5", { epoch: "e1", v: -1 })), "snapshot").length, 1);
+});
+
+test("one catchup in flight per watcher; one that did not go is answered again, not by a snapshot", () => {
+  const s = live();
+  const [c] = only(s.receive(0, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
+  assert.deepEqual(s.receive(1, syncRequest("w1", { epoch: "e1", v: 1 })), [], "a repeat: the one in flight answers it");
+  assert.deepEqual(s.catchupFailed(2, "w1", c.serial, "overloaded"), [{ type: "warn", what: "catchup", detail: "overloaded" }]);
+  const [again] = only(s.receive(3, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
+  assert.deepEqual(again.data, c.data, "not a snapshot: that would cost the whole document");
+  assert.deepEqual(s.catchupSent(4, "w1", again.serial), []);
+  assert.equal(only(s.receive(5, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup").length, 1, "acknowledged: a new ask is answered");
+  // another `have` (it applied the catchup, then found a gap) is answered at once
+  const [x] = only(s.receive(6, syncRequest("w2", { epoch: "e1", v: 1 })), "catchup");
+  assert.equal(only(s.receive(7, syncRequest("w2", { epoch: "e1", v: 0 })), "catchup").length, 1);
+  assert.ok(x);
+});
+
+test("a catchup too big for one event, or from deltas no longer held, is a snapshot", () => {
+  const s = live({ limits: { ...LIMITS, catchupBytes: 300 } });
+  let actions = s.edit(0, [[0, 0, "x".repeat(400)]], [400, 400]);
+  s.deltaSent(1, only(actions, "delta")[0].ackId);
+  assert.equal(only(s.receive(2, syncRequest("w1", { epoch: "e1", v: 1 })), "snapshot").length, 1);
+  const small = live({ storage: { ...STORAGE, historyMaxBytes: 100 } });
+  for (let i = 0; i < 10; i++) {
+    actions = small.edit(i * 100, [[0, 0, "y".repeat(30)]], [0, 0]);
+    small.deltaSent(i * 100 + 1, only(actions, "delta")[0].ackId);
+  }
+  assert.equal(only(small.receive(2000, syncRequest("w1", { epoch: "e1", v: 1 })), "snapshot").length, 1);
+  assert.equal(only(small.receive(2001, syncRequest("w2", { epoch: "e1", v: 10 })), "catchup").length, 1);
+});
+
+test("the watcher count is asked for at connect, after joins at most every watcherCountMs, and when idle", () => {
+  const s = live();
+  const count = { type: "count", data: { streamId: SID } };
+  s.receive(10, syncRequest("w1", { epoch: "e1", v: 1 }));
+  s.receive(20, syncRequest("w2", { epoch: "e1", v: 1 }));
+  assert.deepEqual(only(s.tick(STREAMER.watcherCountMs - 1), "count"), []);
+  assert.deepEqual(only(s.tick(STREAMER.watcherCountMs), "count"), [count], "one count for both joins");
+  assert.deepEqual(only(s.tick(2 * STREAMER.watcherCountMs), "count"), [], "no joins since");
+  assert.deepEqual(only(s.tick(STREAMER.watcherCountMs + STREAMER.watcherCountIdleMs), "count"), [count]);
+  // offline: no counts; the next connection asks at once
+  s.dropped(40_000);
+  s.receive(40_001, syncRequest("w3"));
+  assert.deepEqual(only(s.tick(100_000), "count"), []);
+  assert.deepEqual(only(s.recovered(100_001), "count"), [count]);
+  assert.deepEqual(s.receive(100_002, { type: "watchers", count: 3 }), [{ type: "watchers", count: 3 }]);
+});
+
+test("edits are stored as segments once acknowledged, with the time they were typed", () => {
+  const s = live({ wall: (t) => 1_000_000 + t });
+  const [d2] = only(s.edit(10, [[5, 5, "!"]], [6, 6]), "delta");
+  const [first] = only(s.tick(STORAGE.segmentMs), "upload");
+  assert.deepEqual(first.body, { epoch: "e1", from: 1, to: 1, t0: 1_000_000, deltas: [[0, [], [5, 5]]], controls: [] }, "the announce");
+  assert.deepEqual(s.uploaded(STORAGE.segmentMs, first.serial, { status: 200 }), []);
+  assert.equal(s.finalV, 1, "v2 is not acknowledged yet: not stored");
+  s.deltaSent(20, d2.ackId);
+  assert.deepEqual([s.finalV, s.finalDoc], [2, "hello!"]);
+  const [second] = only(s.tick(10 + STORAGE.segmentMs), "upload");
+  assert.deepEqual(second.body, { epoch: "e1", from: 2, to: 2, t0: 1_000_010, deltas: [[0, [[5, 5, "!"]], [6, 6]]], controls: [] });
+  // an upload failing changes nothing live: the next edit goes at once all the same
+  s.uploaded(10 + STORAGE.segmentMs, second.serial, { status: 503, code: "storage_unavailable", retryAfterMs: 2000 });
+  assert.equal(only(s.edit(4000, [[6, 6, "."]], [7, 7]), "delta").length, 1);
+});
+
+test("pagehide: pending edits are numbered and final, and go to storage in one keepalive upload", () => {
+  const s = live({ wall: (t) => 1_000_000 + t });
+  const [d2] = only(s.edit(10, [[5, 5, "!"]], [6, 6]), "delta");
+  s.edit(20, [[6, 6, "?"]], [7, 7]); // held by the batcher
+  const actions = s.pagehide(30);
+  const [flushed] = only(actions, "upload");
+  assert.equal(flushed.keepalive, true);
+  // the announce (v1) and both edits (v2 in flight, v3 just numbered), as one segment
+  assert.deepEqual(flushed.body, {
+    epoch: "e1",
+    from: 1,
+    to: 3,
+    t0: 1_000_000,
+    deltas: [
+      [0, [], [5, 5]],
+      [10, [[5, 5, "!"]], [6, 6]],
+      [30, [[6, 6, "?"]], [7, 7]],
+    ],
+    controls: [],
+  });
+  assert.equal(s.finalDoc, "hello!?");
+  // should the page stay (back/forward cache), the acknowledgement changes nothing stored
+  s.deltaSent(40, d2.ackId);
+  assert.equal(s.finalV, 3);
+});
+
+test("a page that lost the stream to another one stops storing too", () => {
+  const s = live();
+  s.edit(0, [[0, 0, "x"]], [1, 1]);
+  s.moved(1);
+  assert.equal(s.history.status, "stopped");
+  assert.deepEqual(only(s.pagehide(2), "upload"), []);
 });

@@ -2,27 +2,30 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { applyChanges } from "../src/core/delta.js";
-import { WatcherState, SYNC_MIN_INTERVAL_MS, SYNC_RETRY_MS, SYNC_RETRY_MAX_MS } from "../src/core/watcher-state.js";
+import { WatcherState, STORED_WAIT_MS, SYNC_MIN_INTERVAL_MS, SYNC_RETRY_MS, SYNC_RETRY_MAX_MS } from "../src/core/watcher-state.js";
 import { LIMITS, WATCHER } from "../src/core/contract.js";
 
 /** A watcher page without the page: runs the actions on a plain string. */
 class Harness {
-  constructor() {
-    this.w = new WatcherState("s1");
+  constructor(options = {}) {
+    this.w = new WatcherState("s1", options);
     this.doc = "";
     this.syncs = [];
     this.states = [];
     this.lang = null;
+    this.title = null;
   }
   run(actions) {
     for (const a of actions) {
       if (a.type === "reset") {
         this.doc = a.doc;
         this.lang = a.lang;
+        this.title = a.title;
       } else if (a.type === "apply") this.doc = applyChanges(this.doc, a.changes);
       else if (a.type === "sync") this.syncs.push(a.data);
       else if (a.type === "stream") this.states.push(a.state);
       else if (a.type === "lang") this.lang = a.lang;
+      else if (a.type === "title") this.title = a.title;
     }
     return actions;
   }
@@ -189,4 +192,114 @@ test("another contract's pacing and chunk limit change what the watcher does", (
     const out = x.receive(60, delta("e", 3, [[0, 0, "z"]]));
     assert.equal(out.filter((a) => a.type === "sync").length, syncs);
   }
+});
+
+// ---- joining from storage ----
+
+const STORED = {
+  streamId: "s1",
+  title: "Stored",
+  lang: "rust",
+  ended: false,
+  head: { epoch: "e", v: 2, t: 0 },
+  keyframe: { epoch: "e", v: 1, t: 0, doc: "fn main() {}\n" },
+  segments: [{ epoch: "e", from: 2, to: 2, t0: 0, deltas: [[0, [[13, 13, "// ok"]], [18, 18]]], controls: [] }],
+};
+const catchup = (from, v, changes, extra = {}) => ({ type: "catchup", streamId: "s1", epoch: "e", from, v, changes, ...extra });
+
+test("joining from storage: the stored document at once, then one sync after it, then a catchup", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  assert.deepEqual(h.syncs, [], "the first sync waits for the stored state");
+  assert.equal(h.w.nextTick(), STORED_WAIT_MS);
+  h.recv(5, delta("e", 3, [[0, 0, "x"]])); // live deltas meanwhile are held
+  h.run(h.w.stored(10, STORED));
+  assert.equal(h.doc, "fn main() {}\n// ok");
+  assert.deepEqual([h.lang, h.title], ["rust", "Stored"]);
+  assert.deepEqual(h.syncs, [{ streamId: "s1", have: { epoch: "e", v: 2 } }]);
+  assert.equal(h.w.phase, "waiting");
+  h.recv(20, catchup(2, 3, [[0, 0, "x"]], { lang: "go", title: "Live" }));
+  assert.equal(h.w.phase, "synced");
+  assert.equal(h.doc, "xfn main() {}\n// ok");
+  assert.deepEqual([h.lang, h.title], ["go", "Live"], "names as they are now");
+  h.recv(21, delta("e", 4, [[1, 1, "y"]]));
+  assert.equal(h.doc, "xyfn main() {}\n// ok");
+  assert.deepEqual(h.states.at(-1), "live");
+});
+
+test("the stored state before the connection: the sync asks after it at once", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.stored(0, STORED));
+  assert.equal(h.doc, "fn main() {}\n// ok");
+  h.run(h.w.connected(5));
+  assert.deepEqual(h.syncs, [{ streamId: "s1", have: { epoch: "e", v: 2 } }]);
+  // the streamer is offline: the stored document stays, shown offline
+  h.recv(10, { type: "status", state: "offline" });
+  assert.deepEqual(h.states, ["offline"]);
+  assert.equal(h.doc, "fn main() {}\n// ok");
+  // it comes back (a new page: a new epoch), the watcher asks and gets a snapshot
+  h.recv(2000, { type: "status", state: "live" });
+  assert.deepEqual(h.syncs.at(-1), { streamId: "s1", have: { epoch: "e", v: 2 } });
+  h.recv(2100, snap("f", 1, "fn main() {}\n// ok\n"));
+  assert.equal(h.w.phase, "synced");
+  assert.equal(h.w.epoch, "f");
+});
+
+test("buffered deltas after a catchup apply; a catchup that does not start where we are is ignored", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  h.run(h.w.stored(1, STORED));
+  h.recv(2, delta("e", 4, [[0, 0, "b"]]));
+  h.recv(3, delta("e", 3, [[0, 0, "a"]]));
+  for (const wrong of [catchup(1, 3, []), { ...catchup(2, 3, [[0, 0, "a"]]), epoch: "x" }, catchup(2, 3, [[99, 99, "z"]]), catchup(2, 2, [[0, 0, "z"]]), catchup(2, 1, [])]) {
+    assert.deepEqual(h.recv(4, wrong), [], JSON.stringify(wrong));
+    assert.equal(h.w.phase, "waiting");
+  }
+  h.recv(5, catchup(2, 2, [])); // "you are current": then the buffer
+  assert.equal(h.w.phase, "synced");
+  assert.equal(h.doc, "bafn main() {}\n// ok");
+  assert.deepEqual(h.recv(6, catchup(2, 3, [[0, 0, "a"]])), [], "synced already: a late catchup changes nothing");
+});
+
+test("nothing stored (or unreadable): the sync asks with nothing, as before", () => {
+  for (const state of [null, { keyframe: "broken" }]) {
+    const h = new Harness({ storage: true });
+    h.run(h.w.connected(0));
+    h.run(h.w.stored(10, state));
+    assert.deepEqual(h.syncs, [{ streamId: "s1", have: null }]);
+    assert.equal(h.doc, "");
+  }
+});
+
+test("a stored state slower than STORED_WAIT_MS is not waited for, and changes nothing after", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  h.run(h.w.tick(STORED_WAIT_MS - 1));
+  assert.deepEqual(h.syncs, []);
+  h.run(h.w.tick(STORED_WAIT_MS));
+  assert.deepEqual(h.syncs, [{ streamId: "s1", have: null }]);
+  h.recv(STORED_WAIT_MS + 5, snap("e", 5, "live doc"));
+  assert.deepEqual(h.w.stored(STORED_WAIT_MS + 10, STORED), []);
+  assert.equal(h.doc, "live doc");
+});
+
+test("a stream stored as ended shows ended at once and asks nothing", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  h.run(h.w.stored(1, { ...STORED, ended: true }));
+  assert.equal(h.doc, "fn main() {}\n// ok");
+  assert.deepEqual(h.states, ["ended"]);
+  assert.deepEqual(h.syncs, []);
+  assert.equal(h.w.nextTick(), null);
+});
+
+test("a watcher that finds a gap is caught up too, when the streamer has what it misses", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  h.recv(1, snap("e", 2, "ab"));
+  h.recv(2000, delta("e", 4, [[0, 0, "d"]]));
+  assert.deepEqual(h.syncs.at(-1), { streamId: "s1", have: { epoch: "e", v: 2 } });
+  h.recv(2001, catchup(2, 3, [[2, 2, "c"]]));
+  assert.equal(h.doc, "dabc");
+  assert.equal(h.w.v, 4);
 });

@@ -13,19 +13,31 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, DIST, EMULATOR_ARGS
-from harness.devhost import start_devhost
+from harness.devhost import RunningDevHost, start_devhost
+
+
+def require_build() -> None:
+    if not (DIST / "index.html").is_file() or not (DIST / "assets" / "watcher.js").is_file():
+        pytest.fail("static_web/dist is not built: run `make build` (npm ci && npm run build)")
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """The app's base URL: a fresh dev host, or CODESTREAM_E2E_URL (e.g. a running `make run`)."""
-    if url := os.environ.get("CODESTREAM_E2E_URL"):
-        yield url.rstrip("/")
+def devhost() -> Iterator[RunningDevHost | None]:
+    """The session's dev host (None when CODESTREAM_E2E_URL names a running app instead)."""
+    if os.environ.get("CODESTREAM_E2E_URL"):
+        yield None
         return
-    if not (DIST / "index.html").is_file() or not (DIST / "assets" / "watcher.js").is_file():
-        pytest.fail("static_web/dist is not built: run `make build` (npm ci && npm run build)")
+    require_build()
     with start_devhost(emulator_args=EMULATOR_ARGS) as host:
-        yield host.url
+        yield host
+
+
+@pytest.fixture(scope="session")
+def app_url(devhost: RunningDevHost | None) -> str:
+    """The app's base URL: a fresh dev host, or CODESTREAM_E2E_URL (e.g. a running `make run`)."""
+    if devhost is None:
+        return os.environ["CODESTREAM_E2E_URL"].rstrip("/")
+    return devhost.url
 
 
 @pytest.fixture(scope="session")

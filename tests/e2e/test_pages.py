@@ -116,15 +116,17 @@ def test_presence_statuses_and_controls(browser: Browser, app_url: str) -> None:
     theme.click()
     expect(theme).not_to_have_attribute("aria-pressed", before)
 
-    # presence: a watcher leaves; then the streamer goes away and comes back
+    # presence: a watcher leaves; then the streamer goes away and comes back. Counts are
+    # asked for, coalesced: at connect, after joins, and every 30 s (the leave shows then, or
+    # at the next connect, as here)
     watchers[1].page.context.close()
-    expect(page.locator("#watchers")).to_have_text("1 watching")
     w = watchers[0]
     page.close()
     w.expect_status("offline")
     expect(w.status).to_have_text("Streamer offline")
     first_tab = StreamerPage(s_ctx.new_page()).open(app_url)
     w.expect_status("live")
+    expect(first_tab.page.locator("#watchers")).to_have_text("1 watching")
     # a second tab of the same browser takes the stream over; the first one stops streaming
     streamer2 = StreamerPage(s_ctx.new_page()).open(app_url)
     first_tab.expect_status("moved")
@@ -222,6 +224,25 @@ def test_layout_and_screenshots(
                 assert box["x"] >= 0
                 assert box["x"] + box["width"] <= viewport["width"]
         page.screenshot(path=str(out / f"{name}-{label}.png"))
+    # the resume panels fit too, and are used with the keyboard: Escape closes them
+    page = streamer.page
+    for toggle, panel in (
+        ("Resume on another device", "#resume-code-panel"),
+        ("Resume a stream", "#resume-form"),
+    ):
+        page.get_by_role("button", name=toggle).click()
+        expect(page.locator(panel)).to_be_visible()
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{panel} scrolls sideways by {overflow}px at {label} width"
+        for button in page.locator(panel).get_by_role("button").all():
+            box = button.bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= viewport["width"], panel
+        page.keyboard.press("Escape")
+        expect(page.locator(panel)).to_be_hidden()
+        expect(page.get_by_role("button", name=toggle)).to_be_focused()
     s_ctx.close()
     watcher.page.context.close()
 

@@ -13,6 +13,7 @@ import pytest
 
 from codestream import signature
 from codestream.config import load_settings
+from codestream.contract import CONTRACT
 from codestream.errors import Code, Refusal
 from codestream.events import EventHandler, decide_connect
 from codestream.state import ConnState, Role, decode_state
@@ -215,6 +216,7 @@ class RecordingService:
     def __init__(self, members: list[str] | None = None) -> None:
         self.members = members or []
         self.calls: list[tuple[Any, ...]] = []
+        self.close_reasons: list[str | None] = []
 
     def list_connections(self, *, group: str) -> Members:
         self.calls.append(("list_connections", group))
@@ -233,8 +235,9 @@ class RecordingService:
     async def send_to_group(self, group: str, message: Any, *, content_type: str) -> None:
         self.calls.append(("send_to_group", group, message))
 
-    async def close_user_connections(self, user_id: str, **_: Any) -> None:
+    async def close_user_connections(self, user_id: str, **kwargs: Any) -> None:
         self.calls.append(("close_user_connections", user_id))
+        self.close_reasons.append(kwargs.get("reason"))
 
 
 STREAMER_STATE = ConnState(Role.STREAMER, SID).encode()
@@ -349,3 +352,5 @@ async def test_streamer_connected_sends_live_and_no_count() -> None:
         ("close_user_connections", f"streamer:{SID}"),
         ("send_to_group", SID, {"type": "status", "state": "live"}),
     ]
+    # the reason the replaced page reads to stop instead of reconnecting (contract.json)
+    assert service.close_reasons == [CONTRACT.streamer_replaced_reason]

@@ -149,6 +149,23 @@ CATCH = {
             {**CATCH, "from": 42, "changes": [], "sel": [0, 0]},
             Catchup(SID, "conn-1", TICKET, "k3J9", 42, 42, (), (0, 0)),
         ),
+        (  # lang and title, as a snapshot carries them: the stored ones may be older
+            "catchup",
+            STREAMER,
+            {**CATCH, "lang": "rust", "title": "Live"},
+            Catchup(
+                SID,
+                "conn-1",
+                TICKET,
+                "k3J9",
+                40,
+                42,
+                ([0, 0, "a"], [3, 4, ""]),
+                (2, 2),
+                "rust",
+                "Live",
+            ),
+        ),
         (  # the announce delta of an epoch has no changes: from < v with changes []
             "catchup",
             STREAMER,
@@ -278,6 +295,9 @@ BIG_DOC = "x" * (MAX_DOC_CHUNK_BYTES + 1)
         ("catchup", STREAMER, dumps({**CATCH, "sel": [1]}), True, Code.BAD_SCHEMA),
         ("catchup", STREAMER, dumps({**CATCH, "sel": [-1, 0]}), True, Code.BAD_SCHEMA),
         ("catchup", STREAMER, dumps({**CATCH, "sel": None}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "lang": "c c"}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "title": 7}), True, Code.BAD_SCHEMA),
+        ("catchup", STREAMER, dumps({**CATCH, "title": "t" * 121}), True, Code.TOO_LARGE),
         # watchers
         ("watchers", WATCHER, dumps({"streamId": SID}), True, Code.WRONG_ROLE),
         ("watchers", STREAMER, dumps({"streamId": OTHER}), True, Code.OTHER_STREAM),
@@ -404,6 +424,9 @@ def test_server_messages() -> None:
         "sel": [1, 1],
     }
     assert "sel" not in catchup_message(Catchup(SID, "c", TICKET, "e", 1, 1, ()))
+    with_names = Catchup(SID, "c", TICKET, "e", 1, 1, (), None, "go", "")
+    assert catchup_message(with_names) | {"lang": "go", "title": ""} == catchup_message(with_names)
+    assert "lang" not in catchup_message(Catchup(SID, "c", TICKET, "e", 1, 1, ()))
     assert control_message(Control(SID, ended=True)) == {
         "type": "control",
         "streamId": SID,

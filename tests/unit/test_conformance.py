@@ -32,6 +32,7 @@ SPLIT = vectors.load("split")
 NEGOTIATE = vectors.load("negotiate")
 EVENTS = vectors.load("user-events")
 STORAGE = vectors.load("storage")
+HISTORY = vectors.load("history")
 LIMITS: dict[str, int] = CONTRACT.raw["limits"]
 
 
@@ -165,3 +166,35 @@ def test_an_upload_session() -> None:
     session = STORAGE["session"]
     assert replay(joined["keyframe"], joined["segments"])[0] == session["document"]
     assert (joined["title"], joined["lang"]) == (session["title"], session["lang"])
+
+
+@pytest.mark.parametrize("case", HISTORY["joins"], ids=lambda c: c["name"])
+def test_join_states_replay_as_the_client_replays_them(case: dict[str, Any]) -> None:
+    state = case["state"]
+    if case.get("error"):
+        with pytest.raises(DeltaError):
+            replay(state["keyframe"], state["segments"])
+    else:
+        assert replay(state["keyframe"], state["segments"]) == (case["document"], case["v"])
+
+
+@pytest.mark.parametrize("case", HISTORY["compaction"], ids=lambda c: c["name"])
+def test_compacted_catchups_mean_the_deltas_and_are_accepted(case: dict[str, Any]) -> None:
+    doc = case["doc"]
+    for changes in case["deltas"]:
+        doc = apply_changes(doc, changes)
+    assert doc == case["result"]
+    assert apply_changes(case["doc"], case["compacted"]) == case["result"]
+    catchup = {
+        "streamId": EVENTS["stream"],
+        "to": "conn-1",
+        "ticket": "t" * 43,
+        "epoch": "k3J9",
+        "from": 1,
+        "v": 1 + len(case["deltas"]),
+        "changes": case["compacted"],
+    }
+    # as the browser sends it: JSON.stringify escapes a lone surrogate
+    body = json.dumps(catchup).encode()
+    state = ConnState(Role.STREAMER, EVENTS["stream"])
+    assert isinstance(check_user_event("catchup", body, True, state, 1_700_000_000.0), Checked)

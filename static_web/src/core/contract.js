@@ -18,3 +18,6 @@ export const LIMITS = Object.freeze({ ...contract.limits });
 export const STREAMER = Object.freeze({ ...contract.streamer });
 export const WATCHER = Object.freeze({ ...contract.watcher });
 export const EVENTS = Object.freeze({ ...contract.events });
+export const STORAGE = Object.freeze({ ...contract.storage });
+/** Why the service closed a streamer connection that a newer one replaced (another tab or device). */
+export const STREAMER_REPLACED_REASON = contract.closeReasons.streamerReplaced;

@@ -74,3 +74,45 @@ export function changeSetToChanges(changeSet) {
   });
   return spansToChanges(spans);
 }
+
+/**
+ * Merge two consecutive changes into one when the second touches what the first inserted (or
+ * lies right beside it): typing "a", "b", "c" becomes one insert of "abc", and a backspace
+ * eats into the insert before it. Returns null when they do not touch. Exact: applying the
+ * result equals applying `a` then `b`, without needing the document's text.
+ * @param {Change} a
+ * @param {Change} b
+ * @returns {Change | null}
+ */
+export function mergeChanges(a, b) {
+  const [f1, t1, s1] = a;
+  const [f2, t2, s2] = b;
+  const e1 = f1 + s1.length; // end of a's insert in the document a leaves
+  if (f2 > e1 || t2 < f1) return null;
+  const head = f2 > f1 ? s1.slice(0, f2 - f1) : "";
+  const tail = t2 < e1 ? s1.slice(t2 - f1) : "";
+  return [Math.min(f1, f2), t1 + Math.max(0, t2 - e1), head + s2 + tail];
+}
+
+/**
+ * A sequential change list, shorter where neighbours merge (mergeChanges); an empty change
+ * ([x, x, ""]) is dropped. Applying the result equals applying the original list.
+ * @param {Change[]} changes
+ * @returns {Change[]}
+ */
+export function compactChanges(changes) {
+  /** @type {Change[]} */
+  const out = [];
+  for (const c of changes) {
+    if (c[0] === c[1] && c[2] === "") continue;
+    const last = out.length ? out[out.length - 1] : null;
+    const merged = last ? mergeChanges(last, c) : null;
+    if (merged) {
+      if (merged[0] === merged[1] && merged[2] === "") out.pop();
+      else out[out.length - 1] = merged;
+    } else {
+      out.push([c[0], c[1], c[2]]);
+    }
+  }
+  return out;
+}

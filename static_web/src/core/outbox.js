@@ -13,7 +13,7 @@ import { CHANGE_OVERHEAD, DELTA_BUDGET } from "./split.js";
 /** Our own ack ids start far from the SDK's (which count from 1), so the two never collide. */
 export const FIRST_ACK_ID = 1_000_000_000;
 
-/** @typedef {{ msg: DeltaMessage, ackId: number }} OutboxEntry */
+/** @typedef {{ msg: DeltaMessage, ackId: number, at: number }} OutboxEntry  at: when it was numbered */
 
 export class Outbox {
   /**
@@ -36,8 +36,12 @@ export class Outbox {
     this.overhead = overhead;
   }
 
-  /** Number a batch (fold it into the never-sent tail when it can); returns what was numbered. */
-  queue(/** @type {Batch} */ batch) {
+  /**
+   * Number a batch (fold it into the never-sent tail when it can); returns what was numbered.
+   * @param {Batch} batch
+   * @param {number} [at]  the time (a folded tail takes the newer one)
+   */
+  queue(batch, at = 0) {
     // only entries[0] may have been sent: a later one can still take more changes
     const tail = this.entries.length > 1 ? this.entries[this.entries.length - 1].msg : null;
     const queued = queueBatch(tail, this.epoch, this.v, batch, {
@@ -47,7 +51,7 @@ export class Outbox {
     });
     if (queued.replace) this.entries.pop();
     this.v = queued.v;
-    const added = queued.deltas.map((msg) => ({ msg, ackId: this.nextAckId++ }));
+    const added = queued.deltas.map((msg) => ({ msg, ackId: this.nextAckId++, at }));
     this.entries.push(...added);
     return added;
   }

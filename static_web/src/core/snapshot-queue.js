@@ -24,9 +24,9 @@ function haveKey(/** @type {unknown} */ have) {
 
 export class SnapshotQueue {
   constructor() {
-    /** @type {Map<string, { have: string, at: Version | null, again: boolean, ticket: number }>} */
+    /** @type {Map<string, { have: string, at: Version | null, again: boolean, serial: number }>} */
     this.pending = new Map();
-    this.tickets = 0;
+    this.serials = 0;
   }
 
   /**
@@ -43,7 +43,7 @@ export class SnapshotQueue {
     const key = haveKey(have);
     const p = this.pending.get(connectionId);
     if (!p) {
-      this.pending.set(connectionId, { have: key, at: null, again: false, ticket: 0 });
+      this.pending.set(connectionId, { have: key, at: null, again: false, serial: 0 });
       return "start";
     }
     if (p.again) {
@@ -59,7 +59,7 @@ export class SnapshotQueue {
 
   /**
    * The snapshot for `connectionId` was sealed at `at` ({epoch, v}) and is being sent. Returns
-   * the ticket to hand to finished()/failed(), so a send that outlived clear() changes nothing.
+   * the serial to hand to finished()/failed(), so a send that outlived clear() changes nothing.
    * @param {string} connectionId
    * @param {Version} at
    */
@@ -67,18 +67,18 @@ export class SnapshotQueue {
     const p = this.pending.get(connectionId);
     if (!p) return 0;
     p.at = { epoch: at.epoch, v: at.v };
-    p.ticket = ++this.tickets;
-    return p.ticket;
+    p.serial = ++this.serials;
+    return p.serial;
   }
 
-  #current(/** @type {string} */ connectionId, /** @type {number} */ ticket) {
+  #current(/** @type {string} */ connectionId, /** @type {number} */ serial) {
     const p = this.pending.get(connectionId);
-    return p && p.ticket === ticket && ticket !== 0 ? p : null;
+    return p && p.serial === serial && serial !== 0 ? p : null;
   }
 
   /** Every chunk went out. True: send the follow-up now (take a new snapshot, call started()). */
-  finished(/** @type {string} */ connectionId, /** @type {number} */ ticket) {
-    const p = this.#current(connectionId, ticket);
+  finished(/** @type {string} */ connectionId, /** @type {number} */ serial) {
+    const p = this.#current(connectionId, serial);
     if (!p) return false;
     if (!p.again) {
       this.pending.delete(connectionId);
@@ -90,8 +90,8 @@ export class SnapshotQueue {
   }
 
   /** Sending failed (watcher gone, refused, streamer offline): forget it; the watcher asks again. */
-  failed(/** @type {string} */ connectionId, /** @type {number} */ ticket) {
-    if (this.#current(connectionId, ticket)) this.pending.delete(connectionId);
+  failed(/** @type {string} */ connectionId, /** @type {number} */ serial) {
+    if (this.#current(connectionId, serial)) this.pending.delete(connectionId);
   }
 
   /** The streamer's connection was replaced: whatever was in flight is lost. */

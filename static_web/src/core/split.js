@@ -26,6 +26,24 @@ function isPairAt(/** @type {string} */ s, /** @type {number} */ i) {
   return lo >= 0xdc00 && lo <= 0xdfff;
 }
 
+/**
+ * UTF-8 bytes of a string as sent, e.g. the output of JSON.stringify (which escapes lone
+ * surrogates, so every surrogate there is half of a pair).
+ */
+export function utf8Bytes(/** @type {string} */ s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (isPairAt(s, i)) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
 /** JSON byte size of a string's contents (without the quotes). */
 export function jsonStringBytes(/** @type {string} */ s) {
   let n = 0;

@@ -1,28 +1,33 @@
 // @ts-check
 // The streamer's side of protocol.md as pure state: edits, clock ticks, the outcome of every
-// send, connection changes and the server's messages in; actions out. The page shell
-// (streamer.js) performs the actions (send a delta or a snapshot chunk, send a control event,
-// show a status) and reports back how each send ended; it owns no protocol state. The
-// benchmark's Node driver (harness/node/bench-peers.mjs) runs this same class.
+// send and upload, connection changes and the server's messages in; actions out. The page
+// shell (streamer.js) performs the actions (send a delta, a snapshot chunk, a catchup, a
+// control event, ask for the watcher count, upload history, show a status) and reports back
+// how each send ended; it owns no protocol state. The benchmark's Node driver
+// (harness/node/bench-peers.mjs) runs this same class.
 //
 // What it holds: a mirror of the editor's document (a snapshot is the document at a numbered
 // version, so it is taken here), the batcher (leading edge + window), the outbox (numbered
 // deltas, one in flight, acknowledged), the snapshot answer policy (SnapshotQueue) and the
-// snapshots being sent chunk by chunk (one chunk in flight per watcher).
-//
-// Room to grow: an acknowledged delta comes out of the outbox in deltaSent() (where a bounded
-// history of sent deltas, or an upload of history segments, would take it), and every
-// `sync-request` goes through #answerSync (where a request whose `have` that history covers
-// could be answered with the missing deltas instead of a snapshot).
+// snapshots being sent chunk by chunk (one chunk in flight per watcher); the document at the
+// last final version (acknowledged) with the recent deltas before it, which answer catchups
+// (catchup.js), and the stored history (history.js), which uploads it. Storage is beside the
+// live path, never on it: a delta never waits for an upload, and an upload failure changes
+// nothing that is sent live.
 /** @import { Change } from "./delta.js" */
 /** @import { Batch, DeltaMessage, Selection } from "./deltas.js" */
+/** @import { KeyframeSource, UploadAction, UploadResult } from "./history.js" */
+/** @import { OutboxEntry } from "./outbox.js" */
 import { Batcher } from "./batcher.js";
-import { LIMITS, STREAMER } from "./contract.js";
+import { planCatchup, RecentDeltas } from "./catchup.js";
+import { LIMITS, STORAGE, STREAMER } from "./contract.js";
 import { applyChanges } from "./delta.js";
 import { newEpoch } from "./deltas.js";
+import { StreamHistory } from "./history.js";
 import { FIRST_ACK_ID, Outbox } from "./outbox.js";
 import { SnapshotQueue } from "./snapshot-queue.js";
 import { chunkString } from "./split.js";
+import { WatcherCountPacer } from "./watcher-count.js";
 
 /** The client's own pacing (not wire limits: the contract has those). */
 export const TIMING = Object.freeze({
@@ -33,12 +38,15 @@ export const TIMING = Object.freeze({
 
 /**
  * @typedef {"live" | "reconnecting" | "ended" | "moved"} StreamerStatus
- * @typedef {{ streamId: string, to: string, epoch: string, v: number, doc: string,
+ * @typedef {{ streamId: string, to: string, ticket: string, epoch: string, v: number, doc: string,
  *             lang: string, title: string, chunk: [number, number] }} SnapshotData
  * @typedef {{ streamId: string, lang?: string, title?: string, ended?: true }} ControlData
  * @typedef {{ type: "delta", group: string, ackId: number, msg: DeltaMessage }
- *   | { type: "snapshot", to: string, ticket: number, data: SnapshotData }
+ *   | { type: "snapshot", to: string, serial: number, data: SnapshotData }
+ *   | { type: "catchup", to: string, serial: number, data: Record<string, unknown> }
  *   | { type: "control", data: ControlData }
+ *   | { type: "count", data: { streamId: string } }
+ *   | (UploadAction & { streamId: string })
  *   | { type: "status", state: StreamerStatus }
  *   | { type: "watchers", count: number }
  *   | { type: "epoch", epoch: string, reason: string }
@@ -46,11 +54,15 @@ export const TIMING = Object.freeze({
  *   | { type: "restart" }
  *   | { type: "stop" }} StreamerAction
  *   delta: sendToGroup(group, msg, noEcho, ackId), then deltaSent/deltaFailed(ackId);
- *   snapshot: the `snapshot` event, then snapshotSent/snapshotFailed(to, ticket);
- *   control: the `control` event; restart: start the client again; stop: stop it once the
- *   controls already handed out went (the `ended` one last).
- * @typedef {{ ticket: number, parts: string[], next: number, at: { epoch: string, v: number },
- *             lang: string, title: string }} SnapshotSend
+ *   snapshot: the `snapshot` event, then snapshotSent/snapshotFailed(to, serial);
+ *   catchup: the `catchup` event, then catchupSent/catchupFailed(to, serial);
+ *   control: the `control` event; count: the `watchers` event (its reply is a message);
+ *   upload: POST the body to /api/streams/{streamId}/{kind} with the owner key, then
+ *   uploaded(serial, result) (not for keepalive uploads: the page is going);
+ *   restart: start the client again; stop: stop it once the controls already handed out
+ *   went (the `ended` one last).
+ * @typedef {{ serial: number, ticket: string, parts: string[], next: number,
+ *             at: { epoch: string, v: number }, lang: string, title: string }} SnapshotSend
  */
 
 export class StreamerState {
@@ -63,6 +75,8 @@ export class StreamerState {
    * @param {() => string} [options.makeEpoch]  a fresh random epoch
    * @param {Readonly<typeof LIMITS>} [options.limits]  the contract's limits
    * @param {Readonly<typeof STREAMER>} [options.streamer]  the contract's streamer pacing
+   * @param {Readonly<typeof STORAGE>} [options.storage]  the contract's storage numbers
+   * @param {(now: number) => number} [options.wall]  this clock to wall-clock ms (stored times)
    * @param {number} [options.firstAckId]
    * @param {Partial<typeof TIMING>} [options.timing]
    */
@@ -74,6 +88,8 @@ export class StreamerState {
     makeEpoch = newEpoch,
     limits = LIMITS,
     streamer = STREAMER,
+    storage = STORAGE,
+    wall = (now) => Math.round(now),
     firstAckId = FIRST_ACK_ID,
     timing = {},
   } = {}) {
@@ -98,6 +114,19 @@ export class StreamerState {
     this.snapshots = new SnapshotQueue(); // at most one snapshot (and one follow-up) per watcher
     /** @type {Map<string, SnapshotSend>} connection id -> its snapshot being sent */
     this.sending = new Map();
+    /** @type {Map<string, string>} connection id -> the ticket of its sync-request */
+    this.tickets = new Map();
+    /** @type {Map<string, { serial: number, have: string }>} catchups not acknowledged yet, per watcher */
+    this.catchups = new Map();
+    this.catchupSerials = 0;
+    // the last final (acknowledged) version and its document: what catchups and keyframes use
+    this.finalV = 0;
+    this.finalDoc = doc;
+    this.recent = new RecentDeltas(storage.historyMaxBytes);
+    this.recent.reset(this.outbox.epoch);
+    this.history = new StreamHistory({ storage, limits, wall });
+    this.history.startEpoch(0, this.outbox.epoch);
+    this.counts = new WatcherCountPacer({ countMs: streamer.watcherCountMs, idleMs: streamer.watcherCountIdleMs });
     /** @type {number | null} when to try the outbox again after a failed send */
     this.retryAt = null;
     /** @type {number | null} when to send the title typed last */
@@ -131,7 +160,7 @@ export class StreamerState {
     if (changes.length) this.doc = applyChanges(this.doc, changes);
     if (sel) this.sel = sel;
     const { flush } = this.batcher.push(now, changes, sel);
-    return flush ? this.#enqueue(flush) : [];
+    return flush ? this.#enqueue(now, flush) : [];
   }
 
   /** @returns {StreamerAction[]} */
@@ -144,7 +173,8 @@ export class StreamerState {
   /** @returns {StreamerAction[]} */
   setLang(/** @type {number} */ now, /** @type {string} */ lang) {
     this.lang = lang;
-    return this.#control({ lang });
+    this.history.control(now, { lang });
+    return this.#control({ lang }).concat(this.#pumpHistory(now));
   }
 
   // ---- the clock ----
@@ -156,7 +186,7 @@ export class StreamerState {
     const windowEnd = this.batcher.windowEnd;
     if (windowEnd !== null && now >= windowEnd) {
       const { flush } = this.batcher.onTimer(now);
-      if (flush) actions.push(...this.#enqueue(flush));
+      if (flush) actions.push(...this.#enqueue(now, flush));
     }
     if (this.retryAt !== null && now >= this.retryAt) {
       this.retryAt = null;
@@ -164,14 +194,18 @@ export class StreamerState {
     }
     if (this.titleAt !== null && now >= this.titleAt) {
       this.titleAt = null;
+      this.history.control(now, { title: this.title });
       actions.push(...this.#control({ title: this.title }));
     }
+    if (this.online && !this.ended && this.counts.due(now)) actions.push(this.#count());
+    actions.push(...this.history.tick(now, this.#source).map((a) => this.#upload(a)));
     return actions;
   }
 
   /** When the shell should call tick() next (null: no timer needed). */
   nextTick() {
-    const due = [this.batcher.windowEnd, this.retryAt, this.titleAt].filter((t) => t !== null);
+    const count = this.online && !this.ended ? this.counts.nextAt() : null;
+    const due = [this.batcher.windowEnd, this.retryAt, this.titleAt, count, this.history.nextTick()].filter((t) => t !== null);
     return due.length ? Math.min(...due) : null;
   }
 
@@ -188,30 +222,37 @@ export class StreamerState {
     // sends in flight on the old connection are lost; their watchers ask again
     this.snapshots.clear();
     this.sending.clear();
+    this.tickets.clear();
+    this.catchups.clear();
+    this.history.start();
+    this.counts.connected(now);
     /** @type {StreamerAction[]} */
-    const actions = [{ type: "status", state: "live" }];
+    const actions = [{ type: "status", state: "live" }, this.#count()];
     if (this.outbox.v === 0 && this.outbox.size === 0) {
-      actions.push(...this.#enqueue({ changes: [], sel: this.sel })); // announce this epoch
+      actions.push(...this.#enqueue(now, { changes: [], sel: this.sel })); // announce this epoch
     }
-    return actions.concat(this.#pump());
+    return actions.concat(this.#pump(), this.#pumpHistory(now));
   }
 
   /** The same connection came back (the service replays what it missed). */
   recovered(/** @type {number} */ now) {
     if (this.ended) return [];
     this.online = true;
-    return [/** @type {StreamerAction} */ ({ type: "status", state: "live" }), ...this.#pump()];
+    this.counts.connected(now);
+    return [/** @type {StreamerAction} */ ({ type: "status", state: "live" }), this.#count(), ...this.#pump()];
   }
 
   /** The socket closed (it may recover) or the connection ended (a new one will be made). */
   dropped(/** @type {number} */ now) {
     this.online = false;
+    this.counts.paused();
     return this.ended ? [] : [/** @type {StreamerAction} */ ({ type: "status", state: "reconnecting" })];
   }
 
   /** The client gave up reconnecting on its own: start it again. */
   stopped(/** @type {number} */ now) {
     this.online = false;
+    this.counts.paused();
     if (this.ended) return [];
     return /** @type {StreamerAction[]} */ ([{ type: "status", state: "reconnecting" }, { type: "restart" }]);
   }
@@ -220,10 +261,12 @@ export class StreamerState {
   end(/** @type {number} */ now) {
     if (this.ended) return [];
     const actions = this.#control({ ended: true });
+    if (this.titleAt !== null) this.history.control(now, { title: this.title });
+    this.history.control(now, { ended: true }); // the history still goes up after this
     this.ended = true;
     this.retryAt = null;
     this.titleAt = null;
-    return actions.concat([{ type: "stop" }, { type: "status", state: "ended" }]);
+    return actions.concat([{ type: "stop" }, { type: "status", state: "ended" }], this.#pumpHistory(now));
   }
 
   /** Another tab of this browser took the stream over. */
@@ -233,6 +276,7 @@ export class StreamerState {
     this.online = false;
     this.retryAt = null;
     this.titleAt = null;
+    this.history.stop("another page streams this stream now"); // its epoch is the stored one
     return /** @type {StreamerAction[]} */ ([{ type: "stop" }, { type: "status", state: "moved" }]);
   }
 
@@ -258,8 +302,10 @@ export class StreamerState {
 
   /** The delta sent with `ackId` was acknowledged: send the next one. */
   deltaSent(/** @type {number} */ now, /** @type {number} */ ackId) {
-    if (!this.outbox.acked(ackId)) return [];
-    return this.#pump();
+    const entry = this.outbox.acked(ackId);
+    if (!entry) return [];
+    this.#final(entry);
+    return this.#pump().concat(this.#pumpHistory(now));
   }
 
   /**
@@ -279,34 +325,88 @@ export class StreamerState {
       return [];
     }
     this.retryAt = now + this.timing.refusedRetryMs;
-    return [{ type: "warn", what: "delta refused", detail }, ...this.#restartEpoch("refused")];
+    return [{ type: "warn", what: "delta refused", detail }, ...this.#restartEpoch(now, "refused")];
   }
 
   /** A chunk of the snapshot for `to` went out: send the next, or the follow-up, or nothing. */
-  snapshotSent(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ ticket) {
+  snapshotSent(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ serial) {
     const s = this.sending.get(to);
-    if (!s || s.ticket !== ticket) return []; // it outlived its connection
+    if (!s || s.serial !== serial) return []; // it outlived its connection
     s.next += 1;
     if (s.next < s.parts.length) return [this.#chunk(to, s)];
     this.sending.delete(to);
-    return this.snapshots.finished(to, ticket) ? this.#startSnapshot(now, to) : [];
+    if (this.snapshots.finished(to, serial)) return this.#startSnapshot(now, to);
+    this.tickets.delete(to);
+    return [];
   }
 
   /** A chunk for `to` failed (watcher gone, refused, offline): forget it; it asks again. */
-  snapshotFailed(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ ticket, /** @type {unknown} */ detail) {
+  snapshotFailed(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ serial, /** @type {unknown} */ detail) {
     const s = this.sending.get(to);
-    if (s && s.ticket === ticket) {
+    if (s && s.serial === serial) {
       this.sending.delete(to);
-      this.snapshots.failed(to, ticket);
+      this.tickets.delete(to);
+      this.snapshots.failed(to, serial);
     }
     return [/** @type {StreamerAction} */ ({ type: "warn", what: "snapshot", detail })];
+  }
+
+  /** The catchup for `to` was taken by the service: a later ask of that watcher is answered anew. */
+  catchupSent(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ serial) {
+    if (this.catchups.get(to)?.serial === serial) this.catchups.delete(to);
+    return [];
+  }
+
+  /**
+   * The catchup for `to` did not go (the service did not take it: offline, overloaded): the
+   * watcher asks again and is answered again. (A refusal by the Function App comes as an
+   * `error` message instead; a catchup is built within the size it checks.)
+   */
+  catchupFailed(/** @type {number} */ now, /** @type {string} */ to, /** @type {number} */ serial, /** @type {unknown} */ detail) {
+    if (this.catchups.get(to)?.serial === serial) this.catchups.delete(to);
+    return [/** @type {StreamerAction} */ ({ type: "warn", what: "catchup", detail })];
+  }
+
+  /**
+   * How the history upload `serial` ended.
+   * @param {number} now
+   * @param {number} serial
+   * @param {UploadResult} result
+   * @returns {StreamerAction[]}
+   */
+  uploaded(now, serial, result) {
+    const before = this.history.stopped;
+    const actions = this.history.uploaded(now, serial, result, this.#source).map((a) => this.#upload(a));
+    if (!before && this.history.stopped) actions.push({ type: "warn", what: "history not stored", detail: this.history.stopped });
+    return actions;
+  }
+
+  // ---- the page ----
+
+  /** The page is hidden (it may never come back): what is being collected goes up now. */
+  hidden(/** @type {number} */ now) {
+    this.history.cutNow(now);
+    return this.#pumpHistory(now);
+  }
+
+  /**
+   * The page is going (pagehide): pending edits are numbered and final now (nothing more will
+   * fold into them), and what storage has not got yet goes as one keepalive upload.
+   * @returns {StreamerAction[]}
+   */
+  pagehide(/** @type {number} */ now) {
+    const flush = this.ended ? null : this.batcher.drain(now);
+    const actions = flush ? this.#enqueue(now, flush) : [];
+    this.outbox.seal();
+    for (const entry of this.outbox.entries) this.#final(entry);
+    return actions.concat(this.history.flush(now, this.#source).map((a) => this.#upload(a)));
   }
 
   // ---- inside ----
 
   /** @returns {StreamerAction[]} */
-  #enqueue(/** @type {Batch} */ batch) {
-    this.outbox.queue(batch);
+  #enqueue(/** @type {number} */ now, /** @type {Batch} */ batch) {
+    this.outbox.queue(batch, now);
     return this.#pump();
   }
 
@@ -318,12 +418,52 @@ export class StreamerState {
     return [/** @type {StreamerAction} */ ({ type: "delta", group: this.streamId, ackId: next.ackId, msg: next.msg })];
   }
 
+  /** A delta is final (acknowledged, or sealed as the page goes): keep it and store it. */
+  #final(/** @type {OutboxEntry} */ entry) {
+    const msg = entry.msg;
+    if (msg.epoch !== this.outbox.epoch || msg.v !== this.finalV + 1) return;
+    this.finalDoc = applyChanges(this.finalDoc, msg.changes);
+    this.finalV = msg.v;
+    this.recent.push(msg);
+    this.history.record(entry.at, msg);
+  }
+
+  /** The document at the last final version, for a keyframe. */
+  #source = /** @returns {KeyframeSource} */ () => ({
+    epoch: this.outbox.epoch,
+    v: this.finalV,
+    doc: this.finalDoc,
+    lang: this.lang,
+    title: this.title,
+  });
+
   /** @returns {StreamerAction[]} */
-  #restartEpoch(/** @type {string} */ reason) {
+  #pumpHistory(/** @type {number} */ now) {
+    return this.history.pump(now, this.#source).map((a) => this.#upload(a));
+  }
+
+  /** @returns {StreamerAction} */
+  #upload(/** @type {UploadAction} */ a) {
+    return { ...a, streamId: /** @type {string} */ (this.streamId) };
+  }
+
+  /** @returns {StreamerAction} */
+  #count() {
+    return { type: "count", data: { streamId: /** @type {string} */ (this.streamId) } };
+  }
+
+  /** @returns {StreamerAction[]} */
+  #restartEpoch(/** @type {number} */ now, /** @type {string} */ reason) {
     const epoch = this.makeEpoch();
+    // what was queued and what is being batched is part of the new epoch's first document
+    this.batcher.drain(now);
     this.outbox.restart(epoch);
-    this.outbox.queue({ changes: [], sel: this.sel }); // announce it
-    return [{ type: "epoch", epoch, reason }];
+    this.finalV = 0;
+    this.finalDoc = this.doc;
+    this.recent.reset(epoch);
+    this.history.startEpoch(now, epoch);
+    this.outbox.queue({ changes: [], sel: this.sel }, now); // announce it
+    return [/** @type {StreamerAction} */ ({ type: "epoch", epoch, reason })].concat(this.#pumpHistory(now));
   }
 
   /** @returns {StreamerAction[]} */
@@ -335,21 +475,57 @@ export class StreamerState {
 
   /** @returns {StreamerAction[]} */
   #answerSync(/** @type {number} */ now, /** @type {Record<string, unknown>} */ req) {
-    if (typeof req.connectionId !== "string" || this.streamId === null || this.ended) return [];
+    const to = req.connectionId;
+    const ticket = req.ticket;
+    if (typeof to !== "string" || typeof ticket !== "string" || this.streamId === null || this.ended) return [];
+    this.counts.syncRequest();
+    const catchup = this.#catchup(to, ticket, req.have);
+    if (catchup) return catchup.type === "warn" ? [] : [catchup];
+    this.tickets.set(to, ticket);
     const current = { epoch: this.outbox.epoch, v: this.outbox.v };
-    if (this.snapshots.request(req.connectionId, req.have, current) !== "start") return [];
-    return this.#startSnapshot(now, req.connectionId);
+    if (this.snapshots.request(to, req.have, current) !== "start") return [];
+    return this.#startSnapshot(now, to);
+  }
+
+  /**
+   * Only the deltas `have` misses, when memory holds them and they fit one event; the versions
+   * up to the catchup's are final from now on (nothing more folds into them).
+   * @returns {StreamerAction | null}
+   */
+  #catchup(/** @type {string} */ to, /** @type {string} */ ticket, /** @type {unknown} */ have) {
+    if (this.snapshots.pending.has(to)) return null; // the snapshot in flight answers it
+    const h = /** @type {{ epoch?: unknown, v?: unknown } | null} */ (have);
+    if (!h || typeof h !== "object" || typeof h.epoch !== "string" || !Number.isInteger(h.v) || /** @type {number} */ (h.v) < 0) return null;
+    // a repeat of the request a catchup in flight answers (a busy service acknowledges late):
+    // answering every repeat again would only lengthen the queue it waits in
+    const key = `${h.epoch}:${h.v}`;
+    if (this.catchups.get(to)?.have === key) return { type: "warn", what: "catchup in flight", detail: to };
+    const data = planCatchup({
+      have: { epoch: h.epoch, v: /** @type {number} */ (h.v) },
+      epoch: this.outbox.epoch,
+      v: this.outbox.v,
+      recent: this.recent,
+      pending: this.outbox.entries.map((e) => e.msg),
+      // lang and title as a snapshot has them: what the watcher read from storage may be older
+      envelope: { streamId: /** @type {string} */ (this.streamId), to, ticket, lang: this.lang, title: this.title },
+      maxBytes: this.limits.catchupBytes,
+    });
+    if (!data) return null;
+    this.outbox.seal();
+    const serial = ++this.catchupSerials;
+    this.catchups.set(to, { serial, have: key });
+    return { type: "catchup", to, serial, data };
   }
 
   /** Take a snapshot for `to` at a numbered version (pending edits are numbered first). */
   #startSnapshot(/** @type {number} */ now, /** @type {string} */ to) {
     const flush = this.batcher.drain(now);
-    const actions = flush ? this.#enqueue(flush) : [];
+    const actions = flush ? this.#enqueue(now, flush) : [];
     const parts = chunkString(this.doc, this.limits.snapshotChunkBytes);
     const at = this.outbox.seal();
-    const ticket = this.snapshots.started(to, at);
+    const serial = this.snapshots.started(to, at);
     /** @type {SnapshotSend} */
-    const send = { ticket, parts, next: 0, at, lang: this.lang, title: this.title };
+    const send = { serial, ticket: this.tickets.get(to) ?? "", parts, next: 0, at, lang: this.lang, title: this.title };
     this.sending.set(to, send);
     actions.push(this.#chunk(to, send));
     return actions;
@@ -360,6 +536,7 @@ export class StreamerState {
     const data = {
       streamId: /** @type {string} */ (this.streamId),
       to,
+      ticket: s.ticket,
       epoch: s.at.epoch,
       v: s.at.v,
       doc: s.parts[s.next],
@@ -367,6 +544,6 @@ export class StreamerState {
       title: s.title,
       chunk: /** @type {[number, number]} */ ([s.next, s.parts.length]),
     };
-    return { type: "snapshot", to, ticket: s.ticket, data };
+    return { type: "snapshot", to, serial: s.serial, data };
   }
 }

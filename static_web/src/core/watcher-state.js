@@ -1,12 +1,18 @@
 // @ts-check
-// The watcher's side of protocol.md as pure state: messages and clock ticks in, actions out.
-// The page shell performs the actions (set the editor text, apply changes, send `sync`).
+// The watcher's side of protocol.md as pure state: messages, the stored join state and clock
+// ticks in, actions out. The page shell performs the actions (set the editor text, apply
+// changes, send `sync`) and fetches the join state.
 //
-// Phases: "waiting" (no usable document yet, or a gap: deltas are buffered until a snapshot)
-// and "synced" (deltas apply in order). The document itself lives in the editor; this machine
-// tracks only its identity (epoch, v) and length, which is enough to validate every change.
+// Phases: "waiting" (no usable document yet, or a gap: deltas are buffered until a snapshot
+// or a catchup) and "synced" (deltas apply in order). The document itself lives in the
+// editor; this machine tracks only its identity (epoch, v) and length, which is enough to
+// validate every change. Joining from storage, the page fetches the join state while it
+// connects; the machine shows it at once and holds its first `sync` (at most `storedWaitMs`)
+// so that it can ask with have = the stored head: the streamer then sends only what is
+// missing (a catchup) instead of the whole document.
 import { LIMITS, WATCHER } from "./contract.js";
 import { checkChanges, DeltaError } from "./delta.js";
+import { replayJoinState } from "./join.js";
 /** @import { Change } from "./delta.js" */
 
 /**
@@ -26,6 +32,9 @@ export const SYNC_RETRY_MS = WATCHER.syncRetryMs; // no snapshot by then: ask ag
 export const SYNC_RETRY_MAX_MS = WATCHER.syncRetryMaxMs; // ...waiting twice as long each time, up to this
 export const MAX_BUFFERED = WATCHER.maxBufferedDeltas; // deltas held while waiting; beyond that the snapshot covers them
 export const MAX_CHUNKS = LIMITS.snapshotChunks; // the server refuses snapshots of more chunks
+// the client's own pacing: how long a connected watcher waits for the stored join state
+// before it asks for the document without it
+export const STORED_WAIT_MS = 3000;
 
 const isInt = (/** @type {unknown} */ x) => Number.isInteger(x) && /** @type {number} */ (x) >= 0;
 
@@ -35,8 +44,10 @@ export class WatcherState {
    * @param {object} [contract]  the contract's values (a test may run the machine under others)
    * @param {Readonly<typeof WATCHER>} [contract.watcher]  sync pacing, buffer size
    * @param {Readonly<typeof LIMITS>} [contract.limits]  the snapshot chunk count
+   * @param {boolean} [contract.storage]  the page fetches the stored join state (stored())
+   * @param {number} [contract.storedWaitMs]
    */
-  constructor(streamId, { watcher = WATCHER, limits = LIMITS } = {}) {
+  constructor(streamId, { watcher = WATCHER, limits = LIMITS, storage = false, storedWaitMs = STORED_WAIT_MS } = {}) {
     this.streamId = streamId;
     this.pacing = {
       syncMinIntervalMs: watcher.syncMinIntervalMs,
@@ -44,7 +55,13 @@ export class WatcherState {
       syncRetryMaxMs: watcher.syncRetryMaxMs,
       maxBuffered: watcher.maxBufferedDeltas,
       maxChunks: limits.snapshotChunks,
+      storedWaitMs,
     };
+    /** @type {"none" | "pending" | "done"} the stored join state: not used, awaited, in */
+    this.storage = storage ? "pending" : "none";
+    /** @type {number | null} until when a connected watcher waits for it */
+    this.storageDeadline = null;
+    this.fromStorage = false; // what it shows came from storage (no live message since)
     /** @type {"waiting" | "synced"} */
     this.phase = "waiting";
     /** @type {string | null} */
@@ -74,7 +91,40 @@ export class WatcherState {
   /** @returns {WatcherAction[]} */
   connected(/** @type {number} */ now) {
     this.phase = "waiting";
+    if (this.storage === "pending") this.storageDeadline ??= now + this.pacing.storedWaitMs;
     return this.#requestSync(now);
+  }
+
+  /**
+   * The stored join state came (the parsed answer of GET /api/streams/{id}), or null: nothing
+   * stored (404) or it could not be read. A document is shown at once when none is yet.
+   * @param {number} now
+   * @param {unknown} state
+   * @returns {WatcherAction[]}
+   */
+  stored(now, state) {
+    if (this.storage !== "pending") return [];
+    this.storage = "done";
+    this.storageDeadline = null;
+    const found = state === null ? null : replayJoinState(state);
+    /** @type {WatcherAction[]} */
+    const actions = [];
+    if (found && !this.hasDoc && this.stream !== "ended") {
+      this.epoch = found.epoch;
+      this.v = found.v;
+      this.length = found.doc.length;
+      this.hasDoc = true;
+      this.fromStorage = true;
+      actions.push({ type: "reset", doc: found.doc, lang: found.lang, title: found.title, sel: found.sel });
+      if (found.ended) {
+        this.stream = "ended";
+        actions.push({ type: "stream", state: "ended" });
+        return actions;
+      }
+    }
+    // a sync held back for this goes now, asking after the stored head
+    if (this.syncWanted) actions.push(...this.#requestSync(now));
+    return actions;
   }
 
   /** Any message from the server or the group (already parsed JSON). */
@@ -86,6 +136,8 @@ export class WatcherState {
         return this.#onDelta(now, msg);
       case "snapshot":
         return this.#onSnapshot(now, msg);
+      case "catchup":
+        return this.#onCatchup(now, msg);
       case "control":
         return this.#onControl(msg);
       case "status":
@@ -99,6 +151,10 @@ export class WatcherState {
   /** @returns {WatcherAction[]} */
   tick(/** @type {number} */ now) {
     if (this.stream === "ended" || this.phase !== "waiting") return [];
+    if (this.storageDeadline !== null && now >= this.storageDeadline) {
+      this.storage = "done"; // too slow: ask without it (a late answer changes nothing)
+      this.storageDeadline = null;
+    }
     if (this.syncWanted && now - this.lastSyncAt >= this.pacing.syncMinIntervalMs) return this.#requestSync(now);
     if (this.stream !== "offline" && this.awaitingSince !== null && now - this.awaitingSince >= this.retryMs) {
       this.retryMs = Math.min(this.retryMs * 2, this.pacing.syncRetryMaxMs);
@@ -110,14 +166,20 @@ export class WatcherState {
   /** When the shell should call tick() next (null: no timer needed). */
   nextTick() {
     if (this.stream === "ended" || this.phase !== "waiting") return null;
+    if (this.syncWanted && this.storage === "pending" && this.storageDeadline !== null) return this.storageDeadline;
     if (this.syncWanted) return this.lastSyncAt + this.pacing.syncMinIntervalMs;
     if (this.awaitingSince !== null && this.stream !== "offline") return this.awaitingSince + this.retryMs;
     return null;
   }
 
+  /** The first sync waits for the stored join state (until its deadline). */
+  #holding(/** @type {number} */ now) {
+    return this.storage === "pending" && this.storageDeadline !== null && now < this.storageDeadline;
+  }
+
   /** @returns {WatcherAction[]} */
   #requestSync(/** @type {number} */ now) {
-    if (now - this.lastSyncAt < this.pacing.syncMinIntervalMs) {
+    if (this.#holding(now) || now - this.lastSyncAt < this.pacing.syncMinIntervalMs) {
       this.syncWanted = true;
       return [];
     }
@@ -137,6 +199,8 @@ export class WatcherState {
     if (this.phase === "waiting") {
       if (this.buffer.length >= this.pacing.maxBuffered) this.buffer.shift();
       this.buffer.push(msg);
+      // the streamer streams, but nothing was asked of it (we were told it was offline)
+      if (this.awaitingSince === null && !this.syncWanted) return lead.concat(this.#requestSync(now));
       return lead;
     }
     if (epoch === this.epoch && v <= this.v) return lead; // duplicate
@@ -165,6 +229,44 @@ export class WatcherState {
     return [action];
   }
 
+  /**
+   * Only the deltas we miss: applies when it starts exactly where we are (its epoch and
+   * `from`); anything else is ignored (the sync retry then brings a snapshot).
+   * @returns {WatcherAction[]}
+   */
+  #onCatchup(/** @type {number} */ now, /** @type {Message} */ msg) {
+    const { epoch, from, v, changes } = msg;
+    if (this.phase !== "waiting" || !this.hasDoc || epoch !== this.epoch || from !== this.v) return [];
+    if (!isInt(v) || v < from || !Array.isArray(changes) || (v === from && changes.length)) return [];
+    let length;
+    try {
+      length = checkChanges(this.length, changes);
+    } catch (e) {
+      if (e instanceof DeltaError) return [];
+      throw e;
+    }
+    this.length = length;
+    this.v = v;
+    this.#synced();
+    /** @type {WatcherAction[]} */
+    const actions = [{ type: "stream", state: "live" }];
+    if (typeof msg.lang === "string") actions.push({ type: "lang", lang: msg.lang });
+    if (typeof msg.title === "string") actions.push({ type: "title", title: msg.title });
+    const sel = validSel(msg.sel, this.length) ? msg.sel : undefined;
+    if (changes.length || sel) actions.push(sel ? { type: "apply", changes, sel } : { type: "apply", changes });
+    return actions.concat(this.#drainBuffer(now));
+  }
+
+  /** A snapshot or catchup made us current: stop asking. */
+  #synced() {
+    this.phase = "synced";
+    this.awaitingSince = null;
+    this.syncWanted = false;
+    this.retryMs = this.pacing.syncRetryMs;
+    this.stream = "live";
+    this.fromStorage = false;
+  }
+
   /** @returns {WatcherAction[]} */
   #onSnapshot(/** @type {number} */ now, /** @type {Message} */ msg) {
     const { epoch, v, doc, chunk } = msg;
@@ -183,15 +285,11 @@ export class WatcherState {
     if (full.includes("\r")) return []; // see checkChanges: the editor would count it otherwise
     // a snapshot older than what we show (an answer to an earlier sync) changes nothing
     if (this.phase === "synced" && epoch === this.epoch && v <= this.v) return [];
-    this.phase = "synced";
     this.epoch = epoch;
     this.v = v;
     this.length = full.length;
     this.hasDoc = true;
-    this.awaitingSince = null;
-    this.syncWanted = false;
-    this.retryMs = this.pacing.syncRetryMs;
-    this.stream = "live";
+    this.#synced();
     /** @type {WatcherAction[]} */
     const actions = [{ type: "reset", doc: full, lang: msg.lang, title: msg.title, sel: validSel(msg.sel, full.length) ? msg.sel : null }];
     actions.push({ type: "stream", state: "live" });

@@ -8,7 +8,7 @@ import { WebPubSubClient, WebPubSubJsonReliableProtocol } from "@azure/web-pubsu
  * @property {() => void} [onConnected]
  * @property {() => void} [onRecovered]  the same connection came back, missed messages replayed
  * @property {() => void} [onDropped]  its socket closed (it may still recover)
- * @property {() => void} [onDisconnected]
+ * @property {(reason: string | undefined) => void} [onDisconnected]  with the service's reason, if it gave one
  * @property {() => void} [onStopped]
  * @property {(data: unknown) => void} [onServerMessage]
  * @property {(data: unknown, message: import("@azure/web-pubsub-client").GroupDataMessage) => void} [onGroupMessage]
@@ -62,7 +62,7 @@ export function createPubSub(getUrl, handlers) {
     else if (recovery) handlers.onRecovered?.(); // same connection, missed messages replayed
   });
   client.on("connected", () => handlers.onConnected?.());
-  client.on("disconnected", () => handlers.onDisconnected?.());
+  client.on("disconnected", (e) => handlers.onDisconnected?.(e.message?.message));
   client.on("stopped", () => handlers.onStopped?.());
   client.on("server-message", (e) => handlers.onServerMessage?.(e.message.data));
   client.on("group-message", (e) => handlers.onGroupMessage?.(e.message.data, e.message));

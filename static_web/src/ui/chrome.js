@@ -11,7 +11,7 @@ const LABELS = {
   offline: "Streamer offline",
   ended: "Stream ended",
   waiting: "Waiting for the streamer…",
-  moved: "Continued in another tab",
+  moved: "Continued elsewhere",
 };
 
 /** The badge shows the state; a polite live region announces it. */

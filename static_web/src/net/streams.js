@@ -1,0 +1,70 @@
+// @ts-check
+// The stream storage endpoints (protocol.md, "Storage"), as thin calls: the streamer's
+// uploads, with the owner key in `Authorization: Bearer` (never in a URL), and the join
+// state a watcher (or a resuming streamer) reads. What to send and what an answer means is
+// decided by the pure cores (core/history.js, core/join.js).
+/** @import { UploadResult } from "../core/history.js" */
+import { API_BASE } from "../config.js";
+
+const streamUrl = (/** @type {string} */ streamId, base = API_BASE) => `${base}/api/streams/${encodeURIComponent(streamId)}`;
+
+/**
+ * POST a keyframe or segment; never throws: a request that did not complete is status 0.
+ * @param {object} o
+ * @param {string} o.streamId
+ * @param {string} o.ownerKey
+ * @param {"keyframes" | "segments"} o.kind
+ * @param {unknown} o.body
+ * @param {boolean} [o.keepalive]  the page is going: the request outlives it
+ * @param {string} [o.base]  the API's origin (the build's by default; the bench's Node driver names it)
+ * @returns {Promise<UploadResult>}
+ */
+export async function uploadHistory({ streamId, ownerKey, kind, body, keepalive = false, base = API_BASE }) {
+  let res;
+  try {
+    res = await fetch(`${streamUrl(streamId, base)}/${kind}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ownerKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      keepalive,
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    return { status: 0 };
+  }
+  /** @type {any} */
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    /* not JSON: the status says enough */
+  }
+  const seconds = Number(res.headers.get("Retry-After"));
+  /** @type {UploadResult} */
+  const result = { status: res.status };
+  if (typeof data?.error?.code === "string") result.code = data.error.code;
+  if (Number.isFinite(seconds) && seconds > 0) result.retryAfterMs = seconds * 1000;
+  const head = data?.head;
+  if (head && typeof head.epoch === "string" && Number.isInteger(head.v)) result.head = { epoch: head.epoch, v: head.v };
+  return result;
+}
+
+/**
+ * GET the join state: the parsed answer, or null when nothing is stored or it could not be
+ * read (the caller then joins without it). The browser revalidates (`no-cache`, ETag).
+ * @param {string} streamId
+ * @param {{ signal?: AbortSignal, base?: string, onBytes?: (n: number) => void }} [options]
+ *   onBytes: the answer's size on the wire (its Content-Length), for the bench
+ * @returns {Promise<unknown>}
+ */
+export async function loadJoinState(streamId, { signal, base = API_BASE, onBytes } = {}) {
+  try {
+    const res = await fetch(streamUrl(streamId, base), { credentials: "omit", signal });
+    onBytes?.(Number(res.headers.get("Content-Length") ?? 0));
+    if (res.status !== 200) return null;
+    return await res.json();
+  } catch {
+    return null;
+  }
+}
