@@ -105,6 +105,10 @@ param functionInstanceMemoryMB int = 2048
 @description('Audience of the token Web PubSub sends to the event handler. Empty = the client id of the API\'s managed identity (no app registration needed); the documented alternative is an Entra application\'s client id or Application ID URI (infra/README.md).')
 param upstreamAudience string = ''
 
+@description('Days a stream\'s stored history is kept after its last change (lifecycle rule on the streams container).')
+@minValue(1)
+param streamRetentionDays int = 30
+
 @secure()
 @minLength(32)
 @description('HMAC secret behind owner keys. azd generates it once and keeps it in the environment, so re-provisioning never rotates it; CI passes it as OWNER_KEY_SECRET (main.parameters.json).')
@@ -115,6 +119,8 @@ var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var hubName = 'codestream'
+// The container of stored streams (codestream/contract.json, storage.container).
+var streamsContainerName = 'streams'
 // The Function App route of the Web PubSub event handler (codestream/routes.py, EVENT_HANDLER_PATH).
 var eventHandlerPath = '/api/webpubsub/events'
 
@@ -153,6 +159,8 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: 'app-package-${resourceToken}'
+    streamsContainerName: streamsContainerName
+    streamRetentionDays: streamRetentionDays
   }
 }
 
@@ -214,6 +222,8 @@ module api 'app/api.bicep' = {
     upstreamTenantId: tenant().tenantId
     upstreamPrincipalId: webPubSub.outputs.principalId
     upstreamAuthorityHost: environment().authentication.loginEndpoint
+    streamStorageAccountUrl: storage.outputs.blobEndpoint
+    streamStorageContainer: storage.outputs.streamsContainerName
   }
 }
 
@@ -235,6 +245,7 @@ module rbac 'app/rbac.bicep' = {
     apiPrincipalId: identity.outputs.principalId
     developerPrincipalId: principalId
     storageAccountName: storage.outputs.name
+    streamsContainerName: storage.outputs.streamsContainerName
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: vault.outputs.name
     webPubSubName: webPubSub.outputs.name

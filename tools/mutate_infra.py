@@ -1,4 +1,5 @@
-"""Re-introduce each deploy defect of issue 10 on its own and show that tests/infra fails.
+"""Re-introduce each deploy defect of issues 10 and 13 on its own and show that tests/infra
+fails.
 
 `python -m tools.mutate_infra` (or `make infra-mutations`): for every mutation below, a fresh
 copy of the repository (harness.azd.copy_repository, with .venv-infra and node_modules
@@ -173,6 +174,64 @@ MUTATIONS = [
         "8-audience-unmapped",
         "8. upstreamAudience not settable from the azd environment",
         drop_parameter("upstreamAudience"),
+    ),
+    # issue 13: stream storage
+    Mutation(
+        "13-role-on-the-account",
+        "13. the streams data role scoped to the whole account, not the streams container",
+        replace(
+            "infra/app/rbac.bicep",
+            "  scope: streamsContainer\n",
+            "  scope: storageAccount\n",
+        ),
+    ),
+    Mutation(
+        "13-role-too-strong",
+        "13. Storage Blob Data Owner instead of Contributor on the streams container",
+        replace(
+            "infra/app/rbac.bicep",
+            "roleDefinitions', roles.storageBlobDataContributor)",
+            "roleDefinitions', roles.storageBlobDataOwner)",
+        ),
+    ),
+    Mutation(
+        "13-no-retention",
+        "13. the lifecycle rule filtering on another prefix (streams never deleted)",
+        replace("infra/app/storage.bicep", "'${streamsContainer.name}/'", "'stream/'"),
+    ),
+    Mutation(
+        "13-retention-hard-wired",
+        "13. the retention a literal instead of the streamRetentionDays parameter",
+        replace(
+            "infra/app/storage.bicep",
+            "daysAfterModificationGreaterThan: streamRetentionDays",
+            "daysAfterModificationGreaterThan: 30",
+        ),
+    ),
+    Mutation(
+        "13-no-storage-setting",
+        "13. StreamStorageAccountUrl missing from the app settings",
+        replace(
+            "infra/app/api.bicep", "  StreamStorageAccountUrl: streamStorageAccountUrl\n", ""
+        ),
+    ),
+    Mutation(
+        "13-container-name-drift",
+        "13. the provisioned container named otherwise than the code's default",
+        replace(
+            "infra/main.bicep",
+            "var streamsContainerName = 'streams'",
+            "var streamsContainerName = 'stream'",
+        ),
+    ),
+    Mutation(
+        "13-public-container",
+        "13. the streams container readable without credentials",
+        regex(
+            "infra/app/storage.bicep",
+            r"(name: streamsContainerName\n  properties: \{\n    publicAccess: )'None'",
+            r"\1'Blob'",
+        ),
     ),
 ]  # fmt: skip
 

@@ -2,15 +2,16 @@
 
 A real streamer and a real watcher over the real endpoints, with the SDKs the project uses
 (aiohttp for HTTP, azure-messaging-webpubsubclient for the WebSockets), one hop at a time:
-the site and its CSP, API health, CORS from the site's origin, negotiate, the streamer's and
-the watcher's connections (Web PubSub -> event handler -> Web PubSub, upstream authentication
-included), a delta from the streamer to the watcher, and the watcher count and stream status
-reaching the right peer. Each hop prints ✓, or ✗ with the reason and the likely remedy; a
-hop whose prerequisite failed is skipped. Any ✗ exits 1.
+the site and its CSP, API health, CORS from the site's origin, negotiate, storing a stream's
+history (a keyframe and a segment, with the owner key) and loading it back as a late watcher
+does, the streamer's and the watcher's connections (Web PubSub -> event handler -> Web PubSub,
+upstream authentication included), a delta from the streamer to the watcher, and the watcher
+count and stream status reaching the right peer. Each hop prints ✓, or ✗ with the reason and
+the likely remedy; a hop whose prerequisite failed is skipped. Any ✗ exits 1.
 
 Defaults are the local `make run` URLs (http://localhost:8080 for both). `make smoke WEB=...
 API=...` runs it; azd's postdeploy hook runs it against the deployed site and API. The hops
-are the list HOPS: a new hop (say, storing and loading a stream) is one more entry.
+are the list HOPS: a new hop is one more entry.
 """
 
 from __future__ import annotations
@@ -39,12 +40,22 @@ from azure.messaging.webpubsubclient.models import (
 )
 
 from codestream import routes
+from codestream.delta import DeltaError
+from codestream.history import replay
 
 DEFAULT_URL = "http://localhost:8080"
 WATCHER_PAGE = "/watch.html"
 HEALTH = f"/{routes.ROUTE_PREFIX}/{routes.HEALTH}"
 NEGOTIATE = f"/{routes.ROUTE_PREFIX}/{routes.NEGOTIATE}"
 EVENTS = routes.EVENT_HANDLER_PATH
+STREAMS = f"/{routes.ROUTE_PREFIX}/streams/"
+STORED_DOC = "print('CodeStream smoke check')\n"
+STORAGE_REMEDY = (
+    "503 storage_unavailable: the API cannot reach its storage. In Azure: StreamStorageAccountUrl "
+    "must be the account's blob endpoint and the API identity needs Storage Blob Data "
+    "Contributor on the streams container (infra/app/rbac.bicep); the API's log names the "
+    "failed call. Locally: Azurite did not start (see `make run`'s output)."
+)
 # What a browser's fetch sends for a string body without a content-type header: a
 # CORS-safelisted type, so no preflight (static_web/src/net/negotiate.js).
 SIMPLE_CONTENT_TYPE = "text/plain;charset=UTF-8"
@@ -540,11 +551,12 @@ async def hop_streamer(smoke: Smoke) -> str:
     smoke.streamer = Peer(smoke, body)
     await _connect(smoke, smoke.streamer)
     try:
+        await smoke.streamer.send_event("watchers", {"streamId": smoke.stream["streamId"]})
         await smoke.streamer.wait_for(type="watchers", count=0)
-    except TimeoutError:
+    except (TimeoutError, SendMessageError):
         raise HopFailed(
-            "connected, but the event handler's answer to `connected` (the watcher count) "
-            f"did not come within {smoke.timeout:g}s",
+            "connected, but the event handler's answer to the streamer's `watchers` event "
+            f"(the watcher count) did not come within {smoke.timeout:g}s",
             "the handler could not call Web PubSub back: its identity needs the Web PubSub "
             "Service Owner role; its log has the error.",
         ) from None
@@ -594,11 +606,13 @@ async def hop_presence(smoke: Smoke) -> str:
     assert smoke.watcher is not None
     stream_id = smoke.stream["streamId"]
     try:
+        await smoke.streamer.send_event("watchers", {"streamId": stream_id})
         await smoke.streamer.wait_for(type="watchers", count=1)
-    except TimeoutError:
+    except (TimeoutError, SendMessageError):
         raise HopFailed(
             f"the streamer was not told of its watcher within {smoke.timeout:g}s",
-            "the event handler answers a watcher's `connected` with the count: check its log.",
+            "the event handler answers the streamer's `watchers` event with the group's "
+            "count: check its log.",
         ) from None
     try:
         await smoke.streamer.send_event("control", {"streamId": stream_id, "ended": True})
@@ -619,6 +633,102 @@ async def hop_presence(smoke: Smoke) -> str:
     return "1 watcher reached the streamer; the status 'ended' reached the watcher"
 
 
+async def _storage_call(
+    smoke: Smoke, method: str, path: str, **kwargs: Any
+) -> tuple[int, Mapping[str, str], Any]:
+    try:
+        async with smoke.session.request(method, smoke.api + path, **kwargs) as resp:
+            text = await resp.text()
+            try:
+                answer: Any = json.loads(text) if text else None
+            except ValueError:
+                answer = text[:200]
+            return resp.status, resp.headers.copy(), answer
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise HopFailed(
+            f"{method} {smoke.api}{path} failed: {exc or type(exc).__name__}",
+            "is the API URL right (SERVICE_API_URI)?",
+        ) from None
+
+
+def _storage_refusal(what: str, status: int, answer: Any) -> HopFailed:
+    code = answer.get("error", {}).get("code") if isinstance(answer, dict) else None
+    if status == 503:
+        return HopFailed(f"{what}: {status} {code}", STORAGE_REMEDY)
+    if status in (401, 403):
+        return HopFailed(
+            f"{what}: {status} {code}",
+            "the owner key goes in Authorization: Bearer; compare the API's version with the "
+            "site's.",
+        )
+    if status == 404 and code is None:
+        return HopFailed(f"{what}: 404", "the API has no storage routes: deploy the current app.")
+    return HopFailed(f"{what}: {status} {answer!r}", "the API's log has the refusal.")
+
+
+async def hop_store(smoke: Smoke) -> str:
+    stream_id, key = smoke.stream["streamId"], smoke.stream["ownerKey"]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    if smoke.cross_origin:  # the browser preflights (the Authorization header)
+        site = origin_of(smoke.web)
+        preflight = {
+            "Origin": site,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        _s, answer_headers, _a = await _storage_call(
+            smoke, "OPTIONS", f"{STREAMS}{stream_id}/keyframes", headers=preflight
+        )
+        if answer_headers.get("Access-Control-Allow-Origin") not in (site, "*"):
+            raise HopFailed(
+                f"the CORS preflight of an upload from {site} is not allowed",
+                "the Function App's CORS (siteConfig.cors.allowedOrigins) must allow the site; "
+                "`azd provision` sets it.",
+            )
+        headers["Origin"] = site
+    now = int(time.time() * 1000)
+    keyframe = {"epoch": smoke.epoch, "v": 0, "t": now, "doc": "", "title": "smoke check"}
+    segment = {
+        "epoch": smoke.epoch,
+        "from": 1,
+        "to": 1,
+        "t0": now,
+        "deltas": [[0, [[0, 0, STORED_DOC]], None]],
+        "controls": [],
+    }
+    for kind, body in (("keyframes", keyframe), ("segments", segment)):
+        status, _h, answer = await _storage_call(
+            smoke, "POST", f"{STREAMS}{stream_id}/{kind}", data=json.dumps(body), headers=headers
+        )
+        if status != 200:
+            raise _storage_refusal(f"uploading a {kind[:-1]}", status, answer)
+    return f"a keyframe and a segment stored (head {answer['head']})"
+
+
+async def hop_load(smoke: Smoke) -> str:
+    stream_id = smoke.stream["streamId"]
+    status, headers, state = await _storage_call(
+        smoke, "GET", f"{STREAMS}{stream_id}", headers={"Accept-Encoding": "gzip"}
+    )
+    if status != 200 or not isinstance(state, dict):
+        raise _storage_refusal("reading the join state", status, state)
+    try:
+        doc, v = replay(state["keyframe"], state["segments"])
+    except (DeltaError, KeyError, TypeError) as exc:
+        msg = f"the stored history does not replay: {exc}"
+        raise HopFailed(msg, "compare API versions.") from None
+    if (doc, v, state["head"]["epoch"]) != (STORED_DOC, 1, smoke.epoch):
+        raise HopFailed(f"the stored stream came back changed: {state!r}", "see the API's log.")
+    etag = headers.get("ETag", "")
+    revalidated, _h, _a = await _storage_call(
+        smoke, "GET", f"{STREAMS}{stream_id}", headers={"If-None-Match": etag}
+    )
+    if revalidated != 304:
+        raise HopFailed(f"revalidating with its ETag answered {revalidated}, not 304", "")
+    encoding = headers.get("Content-Encoding", "identity")
+    return f"the join state replays to the stored document ({encoding}, then 304)"
+
+
 @dataclass(frozen=True)
 class Hop:
     name: str
@@ -632,6 +742,8 @@ HOPS: list[Hop] = [
     Hop("health", "the API answers its health check", hop_health),
     Hop("cors", "CORS lets the site's origin call the API", hop_cors, ("health",)),
     Hop("negotiate", "negotiate a new stream", hop_negotiate, ("health",)),
+    Hop("store", "the streamer's history is stored", hop_store, ("negotiate",)),
+    Hop("load", "a late watcher loads it from storage", hop_load, ("store",)),
     Hop("streamer", "connect as the streamer over WebSocket", hop_streamer, ("negotiate",)),
     Hop("watcher", "negotiate and connect as a watcher", hop_watcher, ("streamer",)),
     Hop("delta", "the streamer's delta reaches the watcher", hop_delta, ("watcher",)),

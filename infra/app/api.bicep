@@ -36,6 +36,10 @@ param upstreamPrincipalId string
 @description('Entra sign-in host of this cloud (environment().authentication.loginEndpoint): where the upstream tokens\' keys and issuer come from.')
 param upstreamAuthorityHost string
 
+@description('The storage account\'s blob endpoint, for the stored streams (managed identity).')
+param streamStorageAccountUrl string
+param streamStorageContainer string
+
 var appSettings = {
   // Functions host storage and telemetry, through the user-assigned identity.
   AzureWebJobsStorage__accountName: storageAccountName
@@ -53,6 +57,8 @@ var appSettings = {
   WebPubSubUpstreamTenantId: upstreamTenantId
   WebPubSubUpstreamPrincipalId: upstreamPrincipalId
   WebPubSubUpstreamAuthorityHost: upstreamAuthorityHost
+  StreamStorageAccountUrl: streamStorageAccountUrl
+  StreamStorageContainer: streamStorageContainer
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from codestream import config, routes
+from codestream.contract import CONTRACT
 from harness.bicep import REPO_ROOT, Template, Templates, render
 
 pytestmark = pytest.mark.infra
@@ -30,6 +31,8 @@ STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 WEB_PUBSUB_SERVICE_OWNER = "12cf5a90-567b-43ae-8102-96cf46c7d9b4"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE = "infra/app/storage.bicep"
 
 # Settings the Functions host and azure-identity read (not codestream): identity-based only.
 PLATFORM_SETTINGS = {
@@ -83,6 +86,10 @@ def azure_like(name: str) -> str:
         return "codestream"
     if name == config.UPSTREAM_AUTHORITY_HOST:
         return "https://login.microsoftonline.com/"  # environment().authentication.loginEndpoint
+    if name == config.STORAGE_ACCOUNT_URL:
+        return "https://stexample.blob.core.windows.net/"  # primaryEndpoints.blob
+    if name == config.STORAGE_CONTAINER:
+        return "streams"
     return "x"
 
 
@@ -186,7 +193,10 @@ def test_every_setting_the_code_reads_is_set_and_no_other(app_settings: dict[str
     settings = config.load_settings(env)  # the code accepts the Azure-shaped settings
     assert settings.upstream_entra is not None
     assert settings.connection_string is None
-    local_only = {config.CONNECTION_STRING}  # keys: the emulator; Azure has local auth off
+    assert settings.storage.connection_string is None  # the managed identity, no key
+    assert settings.storage.account_url == "https://stexample.blob.core.windows.net"
+    # keys: the emulator and Azurite; Azure has local auth and shared keys off
+    local_only = {config.CONNECTION_STRING, config.STORAGE_CONNECTION_STRING}
     assert env.read - local_only <= set(app_settings)
     assert local_only.isdisjoint(app_settings)
     assert set(app_settings) - env.read == PLATFORM_SETTINGS
@@ -347,6 +357,12 @@ def role_assignments(templates: Templates) -> set[tuple[str, str, str, bool]]:
 def test_role_assignments_name_the_right_principals_and_roles(templates: Templates) -> None:
     assert role_assignments(templates) == {
         ("Microsoft.Storage/storageAccounts", STORAGE_BLOB_DATA_OWNER, "apiPrincipalId", False),
+        (
+            "Microsoft.Storage/storageAccounts/blobServices/containers",
+            STORAGE_BLOB_DATA_CONTRIBUTOR,
+            "apiPrincipalId",
+            False,
+        ),
         ("Microsoft.Insights/components", MONITORING_METRICS_PUBLISHER, "apiPrincipalId", False),
         ("Microsoft.KeyVault/vaults", KEY_VAULT_SECRETS_USER, "apiPrincipalId", False),
         (
@@ -376,9 +392,67 @@ def test_role_assignments_name_the_right_principals_and_roles(templates: Templat
 def test_role_assignment_scopes_are_the_provisioned_resources(templates: Templates) -> None:
     to_rbac = templates.module_params(templates.main, "rbac")
     assert to_rbac["storageAccountName"] == "storage.outputs.name"
+    assert to_rbac["streamsContainerName"] == "storage.outputs.streamsContainerName"
     assert to_rbac["appInsightsName"] == "monitoring.outputs.appInsightsName"
     assert to_rbac["keyVaultName"] == "vault.outputs.name"
     assert to_rbac["webPubSubName"] == "webPubSub.outputs.name"
+
+
+# --- Stream storage ----------------------------------------------------------------------
+
+
+def test_the_streams_container_its_role_and_its_retention(
+    templates: Templates, app_settings: dict[str, Any], main_to_api: dict[str, str]
+) -> None:
+    storage, main = templates[STORAGE], templates.main
+    contract = CONTRACT.storage
+    # the container the code uses by default, private
+    container = next(
+        c
+        for c in storage.of_type("Microsoft.Storage/storageAccounts/blobServices/containers")
+        if c.get("name") == "streamsContainerName"
+    )
+    assert container.get("properties.publicAccess") == "None"
+    assert render(main.var("streamsContainerName")) == contract.container
+    to_storage = templates.module_params(main, "storage")
+    assert to_storage["streamsContainerName"] == "streamsContainerName"
+    assert storage.output("streamsContainerName") == f"{container.symbol}.name"
+    # the app is told where: the account's blob endpoint and that container, no key
+    assert render(app_settings[config.STORAGE_ACCOUNT_URL]) == "streamStorageAccountUrl"
+    assert render(app_settings[config.STORAGE_CONTAINER]) == "streamStorageContainer"
+    assert main_to_api["streamStorageAccountUrl"] == "storage.outputs.blobEndpoint"
+    assert main_to_api["streamStorageContainer"] == "storage.outputs.streamsContainerName"
+    account = storage.one("Microsoft.Storage/storageAccounts")
+    assert storage.output("blobEndpoint") == f"{account.symbol}.properties.primaryEndpoints.blob"
+    # least privilege: the data role on that container only (its scope, in rbac.bicep)
+    rbac = templates[RBAC]
+    scoped = [
+        r
+        for r in rbac.of_type("Microsoft.Authorization/roleAssignments")
+        if rbac.resources[r.get("scope")].type.endswith("/containers")
+    ]
+    assert len(scoped) == 1
+    scope = rbac.resources[scoped[0].get("scope")]
+    assert scope.get("name") == "streamsContainerName"
+    assert rbac.resources[scope.get("parent")].get("name") == "default"
+    assert render(rbac.var("roles")["storageBlobDataContributor"]) == STORAGE_BLOB_DATA_CONTRIBUTOR
+    # retention: every block blob under streams/ goes after streamRetentionDays unchanged
+    policy = storage.one("Microsoft.Storage/storageAccounts/managementPolicies")
+    assert policy.get("name") == "default"
+    assert policy.get("parent") == account.symbol
+    rules = policy.get("properties.policy.rules")
+    assert len(rules) == 1
+    rule = rules[0]
+    assert (rule["enabled"], rule["type"]) == (True, "Lifecycle")
+    filters = rule["definition"]["filters"]
+    assert filters["blobTypes"] == ["blockBlob"]
+    assert [render(p) for p in filters["prefixMatch"]] == [f"${{{container.symbol}.name}}/"]
+    assert rule["definition"]["actions"] == {
+        "baseBlob": {"delete": {"daysAfterModificationGreaterThan": "streamRetentionDays"}}
+    }
+    assert to_storage["streamRetentionDays"] == "streamRetentionDays"
+    assert main.param_default("streamRetentionDays") == contract.retention_days
+    assert main.decorators("streamRetentionDays")["min_value"] == 1
 
 
 # --- Names, tags, parameters, outputs ----------------------------------------------------

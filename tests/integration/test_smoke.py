@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.azurite import start_azurite
 from harness.devhost import RunningDevHost, start_devhost
 from harness.emulator import RecordingHandler, UpstreamCall, handler_config, start_emulator
 from harness.processes import REPO_ROOT
@@ -46,7 +47,10 @@ def marks(output: str) -> dict[str, str]:
     return {name: mark for mark, _index, name in HOP_LINE.findall(output)}
 
 
-ALL_HOPS = ["site", "health", "cors", "negotiate", "streamer", "watcher", "delta", "presence"]
+ALL_HOPS = [
+    "site", "health", "cors", "negotiate", "store", "load", "streamer", "watcher", "delta",
+    "presence",
+]  # fmt: skip
 
 
 def test_smoke_passes_against_the_dev_host() -> None:
@@ -54,8 +58,9 @@ def test_smoke_passes_against_the_dev_host() -> None:
         code, output = smoke(host.url)
     assert code == 0, output
     assert marks(output) == dict.fromkeys(ALL_HOPS, "✓")
-    assert "all 8 hops passed" in output
+    assert "all 10 hops passed" in output
     assert "1 watcher reached the streamer; the status 'ended' reached the watcher" in output
+    assert "the join state replays to the stored document (gzip, then 304)" in output
 
 
 def emulator_children(host: RunningDevHost) -> list[int]:
@@ -89,13 +94,13 @@ def test_smoke_fails_at_the_streamer_hop_when_web_pubsub_is_gone() -> None:
         code, output = smoke(host.url)
     assert code == 1, output
     assert marks(output) == {
-        **dict.fromkeys(["site", "health", "cors", "negotiate"], "✓"),
+        **dict.fromkeys(["site", "health", "cors", "negotiate", "store", "load"], "✓"),
         "streamer": "✗",
         **dict.fromkeys(["watcher", "delta", "presence"], "-"),
     }
     assert f"cannot reach Web PubSub at ws://127.0.0.1:{host.emulator_port}" in output
     assert "likely remedy: the service is down or unreachable" in output
-    assert "4 of 8 hops passed, 1 failed, 3 skipped" in output
+    assert "6 of 10 hops passed, 1 failed, 3 skipped" in output
 
 
 def wait_until_refused(url: str, timeout: float = 10.0) -> None:
@@ -165,4 +170,21 @@ def test_the_postdeploy_hook_runs_the_check_against_the_deployed_urls() -> None:
         )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"CodeStream smoke check: site {host.url}, API {host.url}" in done.stdout
-    assert "all 8 hops passed" in done.stdout
+    assert "all 10 hops passed" in done.stdout
+
+
+def test_smoke_says_storage_is_unavailable_and_goes_on() -> None:
+    with start_azurite() as azurite:
+        env = {"StreamStorageConnectionString": azurite.connection_string}
+        with start_devhost(env=env) as host:
+            azurite.process.stop()
+            code, output = smoke(host.url)
+    assert code == 1, output
+    assert marks(output) == {
+        **dict.fromkeys(ALL_HOPS, "✓"),
+        "store": "✗",
+        "load": "-",
+    }
+    assert "uploading a keyframe: 503 storage_unavailable" in output
+    assert "Storage Blob Data Contributor on the streams container" in output
+    assert "8 of 10 hops passed, 1 failed, 1 skipped" in output
