@@ -268,3 +268,41 @@ def test_every_setting_name_is_checked_for_references() -> None:
     constants = {v for k, v in vars(config).items() if k.isupper() and isinstance(v, str)}
     setting_names = {c for c in constants if c[:1].isupper() and c.isalnum()}
     assert setting_names == set(config.SETTINGS)
+
+
+# ---------------------------------------------------------------- the site (oEmbed)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", None),  # unset: the API's own origin (the dev host serves both)
+        ("https://stapp-x.azurestaticapps.net", "https://stapp-x.azurestaticapps.net"),
+        ("https://Stapp-X.azurestaticapps.net/", "https://stapp-x.azurestaticapps.net"),
+        ("https://code.example:443", "https://code.example"),
+        ("https://code.example:8443", "https://code.example:8443"),
+        ("http://localhost:8080", "http://localhost:8080"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+    ],
+)
+def test_site_url(value: str, expected: str | None) -> None:
+    assert load_settings({**LOCAL, config.SITE_URL: value}).site_url == expected
+    assert load_settings(LOCAL).site_url is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://code.example",  # plain HTTP only on loopback
+        "https://code.example/app",
+        "https://code.example/?x=1",
+        "https://code.example/#x",
+        "stapp-x.azurestaticapps.net",
+        "https://user@code.example",
+        "ftp://code.example",
+    ],
+)
+def test_bad_site_urls_name_the_setting(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**LOCAL, config.SITE_URL: value})
+    assert raised.value.setting == config.SITE_URL
