@@ -385,7 +385,9 @@ def decide_keyframe(
         )
         return Accept(created, name, keyframe.body)
     if any(k.name == name for k in manifest.keyframes):
-        return AlreadyStored(manifest.head)
+        if keyframe.record is None or keyframe.record == manifest.record:
+            return AlreadyStored(manifest.head)
+        return _set_record(manifest, keyframe, now, c)  # same document, the setting changed
     stored = manifest.head
     gaps: tuple[Gap, ...] = ()
     ended = manifest.ended
@@ -431,6 +433,24 @@ def decide_keyframe(
         record=record,
     )
     return Accept(updated, name, keyframe.body, prune)
+
+
+def _set_record(manifest: Manifest, keyframe: Keyframe, now: float, c: Contract) -> Decision:
+    """A keyframe stored before, sent again with the other "record" setting: the setting
+    changes; turned off, only the latest keyframe and its tail are kept."""
+    bucket = _rate(manifest.upload, now, c)
+    if isinstance(bucket, Refuse):
+        return bucket
+    updated = replace(
+        manifest, updated_at=int(now * 1000), upload=bucket, record=bool(keyframe.record)
+    )
+    prune: tuple[str, ...] = ()
+    if not keyframe.record:
+        tail = manifest.tail()
+        kept = {manifest.latest_keyframe().name, *(s.name for s in tail)}
+        prune = tuple(n for n in manifest.blob_names() if n not in kept)
+        updated = replace(updated, keyframes=(manifest.latest_keyframe(),), segments=tail, gaps=())
+    return Accept(updated, keyframe.name, keyframe.body, prune)
 
 
 def decide_segment(

@@ -15,6 +15,7 @@ from codestream.history import Keyframe, Segment, parse_keyframe, parse_segment
 from codestream.manifest import (
     Accept,
     AlreadyDeleted,
+    AlreadyStored,
     DeleteStream,
     Head,
     Manifest,
@@ -363,3 +364,20 @@ def test_the_download_lines_are_exact() -> None:
 def test_an_empty_body_cannot_make_a_line() -> None:
     with pytest.raises(ValueError, match="fields"):
         entry_line("segment", b"{}")
+
+
+def test_the_same_keyframe_sent_with_the_other_setting_changes_it() -> None:
+    # found by tests/property/test_replay_property.py: on, then off with the very document
+    # of an earlier keyframe, was "already stored" and recording stayed on
+    model, manifest = started(record=False)
+    first = manifest.keyframes[0].name
+    on = accept(decide_keyframe(manifest, SID, keyframe(model.keyframe() | {"record": True}), NOW))
+    assert (on.record, len(on.keyframes)) == (True, 2)
+    off = decide_keyframe(on, SID, keyframe(model.keyframe() | {"record": False}), NOW)
+    assert isinstance(off, Accept)
+    assert off.name == first  # stored already: the shell's create-only write is a no-op
+    assert off.manifest.record is False
+    assert off.manifest.blob_names() == (on.keyframes[1].name,)  # the latest, and its tail
+    assert off.prune == (first,)
+    again = decide_keyframe(off.manifest, SID, keyframe(model.keyframe() | {"record": False}), NOW)
+    assert isinstance(again, Accept | AlreadyStored)
