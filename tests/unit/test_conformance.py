@@ -165,3 +165,32 @@ def test_an_upload_session() -> None:
     session = STORAGE["session"]
     assert replay(joined["keyframe"], joined["segments"])[0] == session["document"]
     assert (joined["title"], joined["lang"]) == (session["title"], session["lang"])
+
+
+REPLAY = vectors.load("replay")
+
+
+@pytest.mark.parametrize("case", REPLAY["labels"], ids=lambda c: repr(c["raw"])[:40])
+def test_marker_labels(case: dict[str, Any]) -> None:
+    from codestream.markers import parse_label
+
+    raw = vectors.expand(case["raw"], LIMITS)
+    result = parse_label(raw)
+    if "code" in case:
+        assert isinstance(result, Refusal)
+        assert result.code == case["code"]
+    else:
+        assert result == vectors.expand(case["label"], LIMITS)
+
+
+@pytest.mark.parametrize("case", REPLAY["links"], ids=lambda c: c["url"][-40:])
+def test_stream_links(case: dict[str, Any]) -> None:
+    from codestream.oembed import parse_link
+
+    link = parse_link(case["url"], REPLAY["site"])
+    if case["link"] is None:
+        assert link is None
+    else:
+        assert link is not None
+        found = {"streamId": link.stream_id, "t": link.time, "m": link.marker}
+        assert {k: v for k, v in found.items() if v is not None} == case["link"]
