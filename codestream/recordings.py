@@ -172,7 +172,9 @@ class Recordings:
                 msg = "not a keyframe or segment name: k/<epoch>/<v>-<hash8> or s/<epoch>/..."
                 return _refusal(Refusal(Code.BAD_BLOB_NAME, msg))
             entry = await self._index(stream_id)
-            if entry.manifest is not None and name not in entry.manifest.blob_names():
+            if not entry.deleted and (
+                entry.manifest is None or name not in entry.manifest.blob_names()
+            ):
                 entry = await self._index(stream_id, fresh=True)  # uploaded a moment ago?
             if refused := _not_readable(entry):
                 return refused
