@@ -104,9 +104,9 @@ audit: $(PY_STAMP) $(WEB_STAMP)
 	$(BIN)/python -m tools.audit
 
 # The long fuzz runs (`make test` runs short ones). FUZZ_REQUESTS / FUZZ_STORAGE_REQUESTS /
-# FUZZ_FRAMES to vary.
+# FUZZ_REPLAY_REQUESTS / FUZZ_FRAMES to vary.
 fuzz: build
-	$(BIN)/python -m tools.fuzz.http --requests $${FUZZ_REQUESTS:-5000} --storage-requests $${FUZZ_STORAGE_REQUESTS:-5000}
+	$(BIN)/python -m tools.fuzz.http --requests $${FUZZ_REQUESTS:-5000} --storage-requests $${FUZZ_STORAGE_REQUESTS:-5000} --replay-requests $${FUZZ_REPLAY_REQUESTS:-5000}
 	$(BIN)/python -m tools.fuzz.emulator --frames $${FUZZ_FRAMES:-5000}
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/property -q
 	cd static_web && FC_RUNS=5000 node --test test/*.property.test.js

@@ -62,6 +62,36 @@ def create_app(runtime: Runtime) -> func.FunctionApp:
         stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
         return _response(await runtime.upload_segment(stream_id, dict(req.headers), req.get_body()))
 
+    @app.route(route=routes.STREAM, methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def delete_stream(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous to the Functions host; the owner key (Authorization: Bearer) is checked."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        return _response(await runtime.delete_stream(stream_id, dict(req.headers)))
+
+    @app.route(route=routes.RECORDING, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def recording_index(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous: whoever has the link may watch, so may replay."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        return _response(await runtime.read_recording(stream_id, dict(req.headers)))
+
+    @app.route(route=routes.DOWNLOAD, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def recording_download(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous: everyone may download the recording."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        return _response(await runtime.download_recording(stream_id, dict(req.headers)))
+
+    @app.route(route=routes.BLOB, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def recording_blob(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous: one immutable keyframe or segment of a recording."""
+        stream_id = req.route_params.get(routes.STREAM_ID_PARAM, "")
+        name = req.route_params.get(routes.BLOB_NAME_PARAM, "")
+        return _response(await runtime.read_blob(stream_id, name, dict(req.headers)))
+
+    @app.route(route=routes.OEMBED, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    async def oembed(req: func.HttpRequest) -> func.HttpResponse:
+        """Anonymous and open to any origin: link unfurlers read public metadata."""
+        return _response(await runtime.oembed(dict(req.params), req.url))
+
     @app.route(route=routes.HEALTH, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
     async def health(req: func.HttpRequest) -> func.HttpResponse:
         """For probes: answering at all means the settings loaded and the worker runs."""

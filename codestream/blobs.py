@@ -199,6 +199,34 @@ class BlobStore:
             raise StorageUnavailable(f"writing {name}: {what}") from None
         return True
 
+    async def delete(self, name: str, etag: str | None = None) -> bool:
+        """Delete (If-Match `etag` when given); False if it was gone or has changed."""
+        client = await self._container()
+        try:
+            async with asyncio.timeout(CALL_SECONDS):
+                if etag is None:
+                    await client.delete_blob(name)
+                else:
+                    await client.delete_blob(
+                        name, etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+        except (ResourceNotFoundError, ResourceModifiedError):
+            return False
+        except (AzureError, TimeoutError, OSError) as exc:
+            what = _describe(exc) if isinstance(exc, AzureError) else type(exc).__name__
+            raise StorageUnavailable(f"deleting {name}: {what}") from None
+        return True
+
+    async def list_names(self, prefix: str) -> list[str]:
+        """Every blob name under `prefix` (one paged listing)."""
+        client = await self._container()
+        try:
+            async with asyncio.timeout(CALL_SECONDS * 4):
+                return [name async for name in client.list_blob_names(name_starts_with=prefix)]
+        except (AzureError, TimeoutError, OSError) as exc:
+            what = _describe(exc) if isinstance(exc, AzureError) else type(exc).__name__
+            raise StorageUnavailable(f"listing {prefix}: {what}") from None
+
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         self._ready.clear()

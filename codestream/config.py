@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from codestream.contract import CONTRACT
+from codestream.oembed import origin
 
 CONNECTION_STRING = "WebPubSubConnectionString"
 ENDPOINT = "WebPubSubEndpoint"
@@ -25,6 +26,7 @@ STORAGE_CONNECTION_STRING = "StreamStorageConnectionString"
 STORAGE_ACCOUNT_URL = "StreamStorageAccountUrl"
 STORAGE_CONTAINER = "StreamStorageContainer"
 STORAGE_SETTINGS = (STORAGE_CONNECTION_STRING, STORAGE_ACCOUNT_URL, STORAGE_CONTAINER)
+SITE_URL = "SiteUrl"  # the static site's origin: what oEmbed links and embeds point at
 
 # Microsoft Entra ID (public cloud): whose keys sign Web PubSub's managed-identity tokens
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -39,6 +41,7 @@ SETTINGS = (
     UPSTREAM_PRINCIPAL_ID,
     UPSTREAM_AUTHORITY_HOST,
     *STORAGE_SETTINGS,
+    SITE_URL,
 )
 # App Service passes a Key Vault reference it could not resolve through as its literal text.
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
@@ -91,6 +94,7 @@ class Settings:
     access_keys: tuple[str, ...]  # keys that may sign upstream events (empty in Azure)
     upstream_entra: UpstreamEntra | None
     storage: StreamStorage
+    site_url: str | None = None  # origin of the site; None: the API's own (same origin)
 
     @property
     def service_host(self) -> str:
@@ -226,6 +230,21 @@ def _storage(env: Mapping[str, str]) -> StreamStorage:
     )
 
 
+def _site_url(env: Mapping[str, str]) -> str | None:
+    value = env.get(SITE_URL, "").strip()
+    if not value:
+        return None
+    split = urlsplit(value)
+    if split.path.strip("/") or split.query or split.fragment:
+        raise ConfigError(SITE_URL, f"must be the site's origin, no path or query, got {value!r}")
+    site = origin(value)
+    if site is None:
+        raise ConfigError(SITE_URL, f"must be an https:// origin, got {value!r}")
+    if split.scheme != "https" and split.hostname not in _LOOPBACK:
+        raise ConfigError(SITE_URL, f"must be https:// (http:// only on loopback), got {value!r}")
+    return site
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     _refuse_unresolved_key_vault_references(env)
     connection_string = env.get(CONNECTION_STRING, "").strip()
@@ -267,4 +286,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         access_keys=keys,
         upstream_entra=upstream,
         storage=_storage(env),
+        site_url=_site_url(env),
     )

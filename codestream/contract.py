@@ -44,12 +44,30 @@ class StorageContract:
 
 
 @dataclass(frozen=True)
+class ReplayContract:
+    """The recording, marker and embedding numbers (docs/protocol.md, "Replay")."""
+
+    recording_format: int  # `format` of the JSON Lines download's first line
+    max_markers: int  # markers one stream may record
+    download_max_bytes: int  # the largest JSON Lines download, uncompressed
+    blob_max_age_seconds: int  # Cache-Control max-age of the immutable blobs
+    oembed_max_age_seconds: int
+    oembed_width: int  # the default (and largest) embed size
+    oembed_height: int
+    oembed_default_title: str
+    oembed_provider: str
+
+
+@dataclass(frozen=True)
 class Contract:
     protocol_version: int
     stream_id: re.Pattern[str]
     epoch: re.Pattern[str]
     lang: re.Pattern[str]
     connection_id: re.Pattern[str]
+    blob_name: re.Pattern[str]  # a keyframe's or segment's name within its stream
+    deep_link_time: re.Pattern[str]
+    deep_link_marker: re.Pattern[str]
     streamer_prefix: str
     watcher_prefix: str
     send_role_prefix: str
@@ -67,9 +85,11 @@ class Contract:
     keyframe_bytes: int
     segment_bytes: int  # the largest segment upload
     catchup_bytes: int
+    marker_chars: int
     token_minutes: int
     events: dict[str, EventContract]
     storage: StorageContract
+    replay: ReplayContract
     raw: dict[str, Any]
 
 
@@ -129,6 +149,25 @@ def _storage(doc: dict[str, Any]) -> StorageContract:
     )
 
 
+def _replay(doc: dict[str, Any]) -> ReplayContract:
+    replay = ReplayContract(
+        recording_format=_int(doc, "replay", "recordingFormat"),
+        max_markers=_int(doc, "replay", "maxMarkers"),
+        download_max_bytes=_int(doc, "replay", "downloadMaxBytes"),
+        blob_max_age_seconds=_int(doc, "replay", "blobMaxAgeSeconds"),
+        oembed_max_age_seconds=_int(doc, "replay", "oembedMaxAgeSeconds"),
+        oembed_width=_int(doc, "replay", "oembedWidth"),
+        oembed_height=_int(doc, "replay", "oembedHeight"),
+        oembed_default_title=_str(doc, "replay", "oembedDefaultTitle"),
+        oembed_provider=_str(doc, "replay", "oembedProvider"),
+    )
+    if replay.oembed_width * 9 != replay.oembed_height * 16:
+        raise ContractError("replay.oembedWidth x oembedHeight must be 16:9")
+    if replay.oembed_width < 16:
+        raise ContractError("replay.oembedWidth must be at least 16")
+    return replay
+
+
 def _check_storage(contract: Contract) -> None:
     """The storage numbers only work together: say which pair disagrees."""
     storage, raw = contract.storage, contract.raw
@@ -160,6 +199,9 @@ def load_contract(doc: dict[str, Any]) -> Contract:
         epoch=_pattern(doc, "epoch"),
         lang=_pattern(doc, "lang"),
         connection_id=_pattern(doc, "connectionId"),
+        blob_name=_pattern(doc, "blobName"),
+        deep_link_time=_pattern(doc, "deepLinkTime"),
+        deep_link_marker=_pattern(doc, "deepLinkMarker"),
         streamer_prefix=_str(doc, "prefixes", "streamerUser"),
         watcher_prefix=_str(doc, "prefixes", "watcherUser"),
         send_role_prefix=_str(doc, "prefixes", "sendToGroupRole"),
@@ -177,9 +219,11 @@ def load_contract(doc: dict[str, Any]) -> Contract:
         keyframe_bytes=_int(doc, "limits", "keyframeBytes"),
         segment_bytes=_int(doc, "limits", "segmentBytes"),
         catchup_bytes=_int(doc, "limits", "catchupBytes"),
+        marker_chars=_int(doc, "limits", "markerChars"),
         token_minutes=_int(doc, "tokens", "minutes"),
         events=events,
         storage=_storage(doc),
+        replay=_replay(doc),
         raw=doc,
     )
     snapshot_bytes = contract.snapshot_chunk_bytes + contract.event_envelope_bytes
@@ -190,6 +234,11 @@ def load_contract(doc: dict[str, Any]) -> Contract:
     if _int(doc, "limits", "deltaChangesBytes") >= contract.delta_message_bytes:
         raise ContractError("limits.deltaChangesBytes must leave room below deltaMessageBytes")
     _check_storage(contract)
+    # a control with a title and a marker at their limits (6 JSON bytes a character, \uXXXX)
+    if contract.marker_chars < 1 or 6 * (contract.title_chars + contract.marker_chars) + 512 > (
+        events["control"].max_bytes
+    ):
+        raise ContractError("a title and a marker at their limits must fit events.control")
     return contract
 
 

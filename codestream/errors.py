@@ -44,6 +44,13 @@ class Code(StrEnum):
     CONFLICT = "conflict"  # lost the race for the manifest to other uploads, more than once
     HISTORY_FULL = "history_full"  # the stream's manifest has storage.manifestEntries entries
     STORAGE_UNAVAILABLE = "storage_unavailable"  # storage failed or is unreachable; retry
+    # replay (recordings, markers, deletion, embedding)
+    DELETED = "deleted"  # the owner deleted the recording: 410 to reads, 409 to uploads
+    BAD_BLOB_NAME = "bad_blob_name"  # not a keyframe or segment name
+    NO_BLOB = "no_blob"  # the stream's manifest names no such keyframe or segment
+    BAD_QUERY = "bad_query"  # a query parameter is missing or malformed
+    UNKNOWN_URL = "unknown_url"  # oEmbed: not a watch or embed link of this site
+    FORMAT_NOT_SUPPORTED = "format_not_supported"  # oEmbed: only format=json
     # service
     SERVICE_ERROR = "service_error"  # Web PubSub refused or failed a call
 
@@ -72,6 +79,12 @@ STATUS: dict[Code, int] = {
     Code.CONFLICT: 409,
     Code.HISTORY_FULL: 409,
     Code.STORAGE_UNAVAILABLE: 503,
+    Code.DELETED: 410,
+    Code.BAD_BLOB_NAME: 400,
+    Code.NO_BLOB: 404,
+    Code.BAD_QUERY: 400,
+    Code.UNKNOWN_URL: 404,
+    Code.FORMAT_NOT_SUPPORTED: 501,
     Code.SERVICE_ERROR: 502,
 }
 
@@ -82,10 +95,11 @@ class Refusal:
 
     code: Code
     message: str
+    http_status: int | None = None  # when this refusal's status is not its code's usual one
 
     @property
     def status(self) -> int:
-        return STATUS[self.code]
+        return self.http_status or STATUS[self.code]
 
     def error_body(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": str(self.code), "message": self.message}}

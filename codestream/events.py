@@ -202,9 +202,8 @@ class EventHandler:
                 count = await self._count_watchers(stream_id)
                 return reply(watchers_message(count), new_state.encode())
             case Control() as control:
-                await client.send_to_group(
-                    control.stream_id, control_message(control), content_type=JSON
-                )
+                message = control_message(control, int(self._clock() * 1000))
+                await client.send_to_group(control.stream_id, message, content_type=JSON)
                 if control.ended:
                     await client.send_to_group(
                         control.stream_id, status_message("ended"), content_type=JSON

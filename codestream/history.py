@@ -20,6 +20,7 @@ from codestream.contract import CONTRACT, Contract
 from codestream.delta import DeltaError, apply_changes, check_changes, check_shape, utf16_length
 from codestream.errors import Code, Refusal
 from codestream.http import parse_json
+from codestream.markers import PlacedMarker, parse_label, place_markers
 from codestream.messages import parse_selection
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -46,6 +47,7 @@ class Keyframe:
     lang: str | None
     title: str | None
     body: bytes  # canonical JSON: what is stored
+    record: bool | None = None  # the "Record this stream" setting; None: unchanged
 
     @property
     def name(self) -> str:
@@ -54,11 +56,13 @@ class Keyframe:
 
 @dataclass(frozen=True)
 class Controls:
-    """The control changes of a segment, folded: the last lang/title wins, ended sticks."""
+    """The control changes of a segment, folded: the last lang/title wins, ended sticks;
+    markers are kept, each with its dt, in order."""
 
     lang: str | None = None
     title: str | None = None
     ended: bool = False
+    markers: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,12 @@ class Segment:
     @property
     def name(self) -> str:
         return f"s/{self.epoch}/{self.from_v}-{self.to_v}-{content_hash(self.body)}"
+
+    def placed_markers(self, c: Contract = CONTRACT) -> tuple[PlacedMarker, ...]:
+        placed = place_markers(
+            self.from_v, self.t0, [d[0] for d in self.deltas], list(self.controls.markers)
+        )
+        return tuple(PlacedMarker(m.label, m.v, min(m.t, c.max_version)) for m in placed)
 
 
 def _object(body: bytes, max_bytes: int, what: str) -> dict[str, Any] | Refusal:
@@ -130,7 +140,7 @@ def parse_keyframe(body: bytes, c: Contract = CONTRACT) -> Keyframe | Refusal:
     value = _object(body, c.keyframe_bytes, "keyframe")
     if isinstance(value, Refusal):
         return value
-    if refusal := _fields(value, {"epoch", "v", "t", "doc"}, {"lang", "title"}):
+    if refusal := _fields(value, {"epoch", "v", "t", "doc"}, {"lang", "title", "record"}):
         return refusal
     epoch = _epoch(value["epoch"], c)
     if isinstance(epoch, Refusal):
@@ -158,7 +168,13 @@ def parse_keyframe(body: bytes, c: Contract = CONTRACT) -> Keyframe | Refusal:
         if isinstance(checked_title, Refusal):
             return checked_title
         title = stored["title"] = checked_title
-    return Keyframe(epoch, v, t, utf16_length(doc), lang, title, canonical_json(stored))
+    record = None
+    if "record" in value:
+        if not isinstance(value["record"], bool):
+            return Refusal(Code.BAD_SCHEMA, "record must be true or false")
+        record = stored["record"] = value["record"]
+    body = canonical_json(stored)
+    return Keyframe(epoch, v, t, utf16_length(doc), lang, title, body, record)
 
 
 def _dt(value: Any, previous: int, where: str, c: Contract) -> int | Refusal:
@@ -203,19 +219,19 @@ def _controls(raw: Any, c: Contract) -> tuple[list[Any], Controls, int] | Refusa
     for i, item in enumerate(raw):
         if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], dict):
             return Refusal(
-                Code.BAD_SCHEMA, f"controls[{i}] must be [dt, {{lang?, title?, ended?}}]"
+                Code.BAD_SCHEMA, f"controls[{i}] must be [dt, {{lang?, title?, ended?, marker?}}]"
             )
         dt = _dt(item[0], previous, f"controls[{i}]", c)
         if isinstance(dt, Refusal):
             return dt
         previous = dt
         change = item[1]
-        if refusal := _fields(change, set(), {"lang", "title", "ended"}):
+        if refusal := _fields(change, set(), {"lang", "title", "ended", "marker"}):
             return Refusal(refusal.code, f"controls[{i}]: {refusal.message}")
         if not change:
             return Refusal(Code.BAD_SCHEMA, f"controls[{i}] changes nothing")
         out: dict[str, Any] = {}
-        lang, title, ended = folded.lang, folded.title, folded.ended
+        lang, title, ended, markers = folded.lang, folded.title, folded.ended, folded.markers
         if "lang" in change:
             checked_lang = _lang(change["lang"], c)
             if isinstance(checked_lang, Refusal):
@@ -230,7 +246,13 @@ def _controls(raw: Any, c: Contract) -> tuple[list[Any], Controls, int] | Refusa
             if change["ended"] is not True:
                 return Refusal(Code.BAD_SCHEMA, f"controls[{i}]: ended can only be true")
             ended = out["ended"] = True
-        folded = Controls(lang, title, ended)
+        if "marker" in change:
+            label = parse_label(change["marker"], c)
+            if isinstance(label, Refusal):
+                return Refusal(label.code, f"controls[{i}]: {label.message}")
+            out["marker"] = label
+            markers = (*markers, (dt, label))
+        folded = Controls(lang, title, ended, markers)
         stored.append([dt, out])
     return stored, folded, previous
 

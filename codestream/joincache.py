@@ -16,16 +16,22 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from codestream.manifest import Manifest
+
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
 class JoinEntry:
+    """One assembled answer of a stream (its join state, or its recording index)."""
+
     etag: str | None  # None: nothing stored for the stream
     raw: bytes = b""
     gzipped: bytes = b""
     blobs: dict[str, bytes] = field(default_factory=dict)  # immutable bodies by name
     expires: float = 0.0
+    deleted: bool = False  # the manifest is a tombstone
+    manifest: Manifest | None = None  # what the answer was made from (the index keeps it)
 
     @property
     def size(self) -> int:

@@ -73,6 +73,28 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class MarkerEntry:
+    """A named point of the stream: `n` counts from 1 in the order markers were stored."""
+
+    n: int
+    label: str
+    epoch: str
+    v: int  # the version of the document it labels
+    t: int  # streamer's ms time
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What the manifest becomes when the owner deletes the recording: every later read is
+    410 and every later upload 409, for good (a new stream id starts afresh)."""
+
+    deleted_at: int  # server ms
+
+    def to_json(self) -> bytes:
+        return canonical_json({"format": FORMAT, "deleted": True, "deletedAt": self.deleted_at})
+
+
+@dataclass(frozen=True)
 class Manifest:
     stream_id: str
     created_at: int  # server ms
@@ -85,6 +107,8 @@ class Manifest:
     segments: tuple[SegmentEntry, ...]
     gaps: tuple[Gap, ...]
     upload: Bucket  # rate of accepted uploads (tokens, unix seconds)
+    record: bool = True  # "Record this stream": False keeps only what late joiners need
+    markers: tuple[MarkerEntry, ...] = ()
 
     @property
     def entries(self) -> int:
@@ -92,7 +116,12 @@ class Manifest:
 
     @property
     def next_seq(self) -> int:
-        return len(self.keyframes) + len(self.segments) + 1
+        """Never reused, also after older entries were pruned."""
+        seqs = [k.seq for k in self.keyframes] + [s.seq for s in self.segments]
+        return max(seqs, default=0) + 1
+
+    def blob_names(self) -> tuple[str, ...]:
+        return (*(k.name for k in self.keyframes), *(s.name for s in self.segments))
 
     def latest_keyframe(self) -> KeyframeEntry:
         """Always of the head's epoch, at or before the head: every keyframe either starts a
@@ -118,6 +147,7 @@ class Manifest:
             "title": self.title,
             "lang": self.lang,
             "ended": self.ended,
+            "record": self.record,
             "head": {
                 "epoch": self.head.epoch,
                 "v": self.head.v,
@@ -149,9 +179,14 @@ class Manifest:
                 for s in self.segments
             ],
             "gaps": [{"epoch": g.epoch, "from": g.from_v, "to": g.to_v} for g in self.gaps],
+            "markers": [marker_json(m) for m in self.markers],
             "upload": {"tokens": self.upload.tokens, "at": self.upload.at},
         }
         return canonical_json(doc)
+
+
+def marker_json(m: MarkerEntry) -> dict[str, Any]:
+    return {"n": m.n, "label": m.label, "epoch": m.epoch, "v": m.v, "t": m.t}
 
 
 def _get(doc: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -166,6 +201,23 @@ def _opt_str(doc: dict[str, Any], name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ManifestError(f"manifest field {name!r} must be a string or null")
     return value
+
+
+def _record(doc: dict[str, Any]) -> bool:
+    value = doc.get("record", True)  # manifests written before the setting existed: on
+    if not isinstance(value, bool):
+        raise ManifestError("manifest field 'record' must be true or false")
+    return value
+
+
+def parse_stored(doc: Any, stream_id: str) -> Manifest | Tombstone:
+    """A stored manifest, or the tombstone of a deleted recording; ManifestError otherwise."""
+    if isinstance(doc, dict) and doc.get("deleted") is True:
+        deleted_at = doc.get("deletedAt")
+        if doc.get("format") != FORMAT or type(deleted_at) is not int:
+            raise ManifestError("a tombstone needs format 1 and an integer deletedAt")
+        return Tombstone(deleted_at)
+    return parse_manifest(doc, stream_id)
 
 
 def parse_manifest(doc: Any, stream_id: str) -> Manifest:
@@ -209,6 +261,11 @@ def parse_manifest(doc: Any, stream_id: str) -> Manifest:
             ),
             gaps=tuple(Gap(g["epoch"], g["from"], g["to"]) for g in _get(doc, "gaps", list)),
             upload=Bucket(float(_get(upload, "tokens", (int, float))), float(upload["at"])),
+            record=_record(doc),
+            markers=tuple(
+                MarkerEntry(m["n"], m["label"], m["epoch"], m["v"], m["t"])
+                for m in doc.get("markers", [])
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ManifestError):
@@ -221,11 +278,13 @@ def parse_manifest(doc: Any, stream_id: str) -> Manifest:
 
 @dataclass(frozen=True)
 class Accept:
-    """Write `body` as blob `name` (If-None-Match: *), then `manifest` (If-Match)."""
+    """Write `body` as blob `name` (If-None-Match: *), then `manifest` (If-Match); then
+    delete the blobs in `prune` (entries the new manifest no longer names: "record" off)."""
 
     manifest: Manifest
     name: str
     body: bytes
+    prune: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,7 +301,16 @@ class Refuse:
     retry_after: int | None = None  # seconds, for rate_limited
 
 
-Decision = Accept | AlreadyStored | Refuse
+@dataclass(frozen=True)
+class DeleteStream:
+    """The stream ended while "record" is off: delete every blob of it, then the manifest
+    (If-Match), and answer with `head`; later reads are 404 no_stream."""
+
+    head: Head
+
+
+Decision = Accept | AlreadyStored | Refuse | DeleteStream
+Stored = Manifest | Tombstone | None
 
 
 def upload_limit(c: Contract = CONTRACT) -> Limit:
@@ -253,32 +321,49 @@ def _out_of_order(message: str, head: Head) -> Refuse:
     return Refuse(Refusal(Code.OUT_OF_ORDER, message), head)
 
 
-def _charge(manifest: Manifest | None, adds: int, now: float, c: Contract) -> Bucket | Refuse:
-    """The checks every accepted upload passes last: room in the manifest, then the rate."""
-    if manifest is not None and manifest.entries + adds > c.storage.manifest_entries:
-        msg = f"this stream's history is full ({c.storage.manifest_entries} entries)"
-        return Refuse(Refusal(Code.HISTORY_FULL, msg), manifest.head)
+def deleted_refusal(for_upload: bool) -> Refusal:
+    """Reads answer 410 (gone for good); uploads 409 (a state conflict the client resolves
+    by starting a new stream)."""
+    msg = "the owner deleted this stream's recording"
+    if for_upload:
+        return Refusal(Code.DELETED, msg + "; start a new stream", 409)
+    return Refusal(Code.DELETED, msg)
+
+
+def _rate(bucket: Bucket | None, now: float, c: Contract) -> Bucket | Refuse:
     limit = upload_limit(c)
-    allowed, bucket = take(manifest.upload if manifest else None, limit, now)
+    allowed, charged = take(bucket, limit, now)
     if not allowed:
-        wait = max(1, math.ceil((1.0 - bucket.tokens) / limit.per_second))
+        wait = max(1, math.ceil((1.0 - charged.tokens) / limit.per_second))
         msg = (
             f"too many uploads; at most {limit.per_second:g}/s after a burst of {limit.capacity:g}"
         )
         return Refuse(Refusal(Code.RATE_LIMITED, msg), None, wait)
-    return bucket
+    return charged
+
+
+def _charge(manifest: Manifest | None, entries: int, now: float, c: Contract) -> Bucket | Refuse:
+    """The checks every accepted upload passes last: room in the manifest (`entries`: how
+    many it would hold), then the rate."""
+    if manifest is not None and entries > c.storage.manifest_entries:
+        msg = f"this stream's history is full ({c.storage.manifest_entries} entries)"
+        return Refuse(Refusal(Code.HISTORY_FULL, msg), manifest.head)
+    return _rate(manifest.upload if manifest else None, now, c)
 
 
 def decide_keyframe(
-    manifest: Manifest | None,
+    manifest: Stored,
     stream_id: str,
     keyframe: Keyframe,
     now: float,
     c: Contract = CONTRACT,
 ) -> Decision:
+    if isinstance(manifest, Tombstone):
+        return Refuse(deleted_refusal(for_upload=True))
     now_ms = int(now * 1000)
     name = keyframe.name
     head = Head(keyframe.epoch, keyframe.v, keyframe.doc_length, keyframe.t)
+    record = keyframe.record if keyframe.record is not None else True
     if manifest is None:
         bucket = _charge(None, 1, now, c)
         if isinstance(bucket, Refuse):
@@ -296,10 +381,13 @@ def decide_keyframe(
             (),
             (),
             bucket,
+            record,
         )
         return Accept(created, name, keyframe.body)
     if any(k.name == name for k in manifest.keyframes):
-        return AlreadyStored(manifest.head)
+        if keyframe.record is None or keyframe.record == manifest.record:
+            return AlreadyStored(manifest.head)
+        return _set_record(manifest, keyframe, now, c)  # same document, the setting changed
     stored = manifest.head
     gaps: tuple[Gap, ...] = ()
     ended = manifest.ended
@@ -318,12 +406,19 @@ def decide_keyframe(
             return Refuse(Refusal(Code.BAD_DELTA, msg), stored)
     elif keyframe.v > stored.v + 1:  # storage fell behind: the documents between are lost
         gaps = (Gap(stored.epoch, stored.v + 1, keyframe.v - 1),)
-    bucket = _charge(manifest, 1 + len(gaps), now, c)
-    if isinstance(bucket, Refuse):
-        return bucket
+    record = keyframe.record if keyframe.record is not None else manifest.record
     entry = KeyframeEntry(
         name, keyframe.epoch, keyframe.v, keyframe.t, len(keyframe.body), manifest.next_seq
     )
+    prune: tuple[str, ...] = ()
+    if record:
+        keyframes, segments = (*manifest.keyframes, entry), manifest.segments
+        all_gaps = (*manifest.gaps, *gaps)
+    else:  # only what a late joiner needs: this keyframe; what came before goes
+        keyframes, segments, all_gaps, prune = (entry,), (), (), manifest.blob_names()
+    bucket = _charge(manifest, len(keyframes) + len(segments) + len(all_gaps), now, c)
+    if isinstance(bucket, Refuse):
+        return bucket
     updated = replace(
         manifest,
         updated_at=now_ms,
@@ -331,20 +426,42 @@ def decide_keyframe(
         lang=keyframe.lang if keyframe.lang is not None else manifest.lang,
         ended=ended,
         head=head,
-        keyframes=(*manifest.keyframes, entry),
-        gaps=(*manifest.gaps, *gaps),
+        keyframes=keyframes,
+        segments=segments,
+        gaps=all_gaps,
         upload=bucket,
+        record=record,
     )
-    return Accept(updated, name, keyframe.body)
+    return Accept(updated, name, keyframe.body, prune)
+
+
+def _set_record(manifest: Manifest, keyframe: Keyframe, now: float, c: Contract) -> Decision:
+    """A keyframe stored before, sent again with the other "record" setting: the setting
+    changes; turned off, only the latest keyframe and its tail are kept."""
+    bucket = _rate(manifest.upload, now, c)
+    if isinstance(bucket, Refuse):
+        return bucket
+    updated = replace(
+        manifest, updated_at=int(now * 1000), upload=bucket, record=bool(keyframe.record)
+    )
+    prune: tuple[str, ...] = ()
+    if not keyframe.record:
+        tail = manifest.tail()
+        kept = {manifest.latest_keyframe().name, *(s.name for s in tail)}
+        prune = tuple(n for n in manifest.blob_names() if n not in kept)
+        updated = replace(updated, keyframes=(manifest.latest_keyframe(),), segments=tail, gaps=())
+    return Accept(updated, keyframe.name, keyframe.body, prune)
 
 
 def decide_segment(
-    manifest: Manifest | None,
+    manifest: Stored,
     stream_id: str,
     segment: Segment,
     now: float,
     c: Contract = CONTRACT,
 ) -> Decision:
+    if isinstance(manifest, Tombstone):
+        return Refuse(deleted_refusal(for_upload=True))
     if manifest is None:
         msg = "nothing is stored for this stream: upload a keyframe first"
         return Refuse(Refusal(Code.NO_STREAM, msg))
@@ -370,9 +487,17 @@ def decide_segment(
         length = apply_segment_length(stored.length, segment)
     except DeltaError as exc:
         return Refuse(Refusal(Code.BAD_DELTA, str(exc)), stored)
-    bucket = _charge(manifest, 1, now, c)
+    placed = segment.placed_markers(c)
+    if len(manifest.markers) + len(placed) > c.replay.max_markers:
+        msg = f"this stream has {len(manifest.markers)} markers; at most {c.replay.max_markers}"
+        return Refuse(Refusal(Code.HISTORY_FULL, msg), stored)
+    bucket = _charge(manifest, manifest.entries + 1, now, c)
     if isinstance(bucket, Refuse):
         return bucket
+    controls = segment.controls
+    new_head = Head(stored.epoch, segment.to_v, length, segment.t1)
+    if controls.ended and not manifest.record:
+        return DeleteStream(new_head)
     entry = SegmentEntry(
         name,
         segment.epoch,
@@ -383,18 +508,51 @@ def decide_segment(
         len(segment.body),
         manifest.next_seq,
     )
-    controls = segment.controls
+    first_n = manifest.markers[-1].n + 1 if manifest.markers else 1
+    markers = tuple(
+        MarkerEntry(first_n + i, m.label, segment.epoch, m.v, m.t) for i, m in enumerate(placed)
+    )
     updated = replace(
         manifest,
         updated_at=int(now * 1000),
         title=controls.title if controls.title is not None else manifest.title,
         lang=controls.lang if controls.lang is not None else manifest.lang,
         ended=manifest.ended or controls.ended,
-        head=Head(stored.epoch, segment.to_v, length, segment.t1),
+        head=new_head,
         segments=(*manifest.segments, entry),
         upload=bucket,
+        markers=(*manifest.markers, *markers),
     )
     return Accept(updated, name, segment.body)
+
+
+# ---------------------------------------------------------------- deleting a recording
+
+
+@dataclass(frozen=True)
+class WriteTombstone:
+    """Replace the manifest (If-Match; If-None-Match: * when there is none) with
+    `tombstone`, then delete every other blob of the stream."""
+
+    tombstone: Tombstone
+
+
+@dataclass(frozen=True)
+class AlreadyDeleted:
+    """Deleted before: make sure no blob is left (a sweep may have been cut short)."""
+
+
+def decide_delete(
+    manifest: Stored, now: float, c: Contract = CONTRACT
+) -> WriteTombstone | AlreadyDeleted | Refuse:
+    """Rate-limited like uploads (it writes the manifest), and idempotent."""
+    if isinstance(manifest, Tombstone):
+        return AlreadyDeleted()
+    if manifest is not None:
+        charged = _rate(manifest.upload, now, c)
+        if isinstance(charged, Refuse):
+            return charged
+    return WriteTombstone(Tombstone(int(now * 1000)))
 
 
 # ---------------------------------------------------------------- the join state
@@ -410,6 +568,7 @@ def join_document(manifest: Manifest, keyframe: bytes, segments: list[bytes]) ->
             "lang": manifest.lang,
             "ended": manifest.ended,
             "head": {"epoch": head.epoch, "v": head.v, "t": head.t},
+            "markers": [marker_json(m) for m in manifest.markers],
         }
     )
     return b"".join(

@@ -17,6 +17,7 @@ from codestream.contract import CONTRACT, Contract
 from codestream.delta import DeltaError, check_shape
 from codestream.errors import Code, Refusal
 from codestream.http import parse_json
+from codestream.markers import parse_label
 from codestream.ratelimit import Limit, take
 from codestream.state import ConnState, Role
 
@@ -142,6 +143,7 @@ class Control:
     lang: str | None = None
     title: str | None = None
     ended: bool = False
+    marker: str | None = None  # a marker's label, trimmed
 
 
 @dataclass(frozen=True)
@@ -323,16 +325,23 @@ def parse_watchers(value: dict[str, Any], stream_id: str, c: Contract) -> Watche
 
 
 def parse_control(value: dict[str, Any], stream_id: str, c: Contract) -> Control | Refusal:
-    if refusal := _unknown_keys(value, {"streamId", "lang", "title", "ended"}):
+    if refusal := _unknown_keys(value, {"streamId", "lang", "title", "ended", "marker"}):
         return refusal
-    if not {"lang", "title", "ended"} & set(value):
-        return Refusal(Code.BAD_SCHEMA, "control needs at least one of lang, title, ended")
+    if not {"lang", "title", "ended", "marker"} & set(value):
+        msg = "control needs at least one of lang, title, ended, marker"
+        return Refusal(Code.BAD_SCHEMA, msg)
     if "ended" in value and value["ended"] is not True:
         return Refusal(Code.BAD_SCHEMA, "ended can only be true")
     lang_title = _lang_title(value, c)
     if isinstance(lang_title, Refusal):
         return lang_title
-    return Control(stream_id, *lang_title, ended="ended" in value)
+    marker = None
+    if "marker" in value:
+        label = parse_label(value["marker"], c)
+        if isinstance(label, Refusal):
+            return label
+        marker = label
+    return Control(stream_id, *lang_title, ended="ended" in value, marker=marker)
 
 
 @dataclass(frozen=True)
@@ -484,7 +493,8 @@ def snapshot_message(s: Snapshot) -> dict[str, Any]:
     return message
 
 
-def control_message(c: Control) -> dict[str, Any]:
+def control_message(c: Control, now_ms: int = 0) -> dict[str, Any]:
+    """`now_ms`: the server's time, the time of the marker if `c` carries one."""
     message: dict[str, Any] = {"type": "control", "streamId": c.stream_id}
     if c.lang is not None:
         message["lang"] = c.lang
@@ -492,4 +502,6 @@ def control_message(c: Control) -> dict[str, Any]:
         message["title"] = c.title
     if c.ended:
         message["ended"] = True
+    if c.marker is not None:
+        message["marker"] = {"label": c.marker, "t": now_ms}
     return message

@@ -9,7 +9,7 @@ are typed as returning awaitables (its tracing decorator), hence `Awaitable` rat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
@@ -95,5 +95,16 @@ class BlobContainer(Protocol):
         etag: str | None = None,
         match_condition: MatchConditions | None = None,
     ) -> Awaitable[BlobDownload]: ...
+
+    def delete_blob(
+        self,
+        blob: str,
+        delete_snapshots: str | None = None,
+        *,
+        etag: str | None = None,
+        match_condition: MatchConditions | None = None,
+    ) -> Awaitable[None]: ...
+
+    def list_blob_names(self, *, name_starts_with: str | None = None) -> AsyncIterable[str]: ...
 
     def close(self) -> Awaitable[None]: ...

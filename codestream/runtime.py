@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 from codestream.blobs import BlobStore
 from codestream.config import Settings, load_settings
+from codestream.contract import CONTRACT
 from codestream.events import EventHandler
 from codestream.http import HttpResult, json_result
+from codestream.joincache import JoinCache
 from codestream.negotiate import negotiate
+from codestream.recordings import Recordings
 from codestream.service import ServiceHolder
 from codestream.streams import KEYFRAMES, SEGMENTS, Streams
 from codestream.upstream_auth import UpstreamAuth
@@ -30,13 +33,17 @@ class Runtime:
     events: EventHandler
     blobs: BlobStore
     streams: Streams
+    recordings: Recordings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         services = ServiceHolder(settings)
         events = EventHandler(settings, UpstreamAuth(settings), services.get)
         blobs = BlobStore(settings.storage)
-        return cls(settings, services, events, blobs, Streams(settings, blobs))
+        cache = JoinCache(CONTRACT.storage.join_cache_ms / 1000)  # shared: uploads expire it
+        streams = Streams(settings, blobs, cache=cache)
+        recordings = Recordings(settings, blobs, cache)
+        return cls(settings, services, events, blobs, streams, recordings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Runtime:
@@ -63,6 +70,21 @@ class Runtime:
         self, stream_id: str, headers: Mapping[str, str], body: bytes
     ) -> HttpResult:
         return await self.streams.upload(SEGMENTS, stream_id, headers, body)
+
+    async def delete_stream(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult:
+        return await self.streams.delete(stream_id, headers)
+
+    async def read_recording(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult:
+        return await self.recordings.recording(stream_id, headers)
+
+    async def download_recording(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult:
+        return await self.recordings.download(stream_id, headers)
+
+    async def read_blob(self, stream_id: str, name: str, headers: Mapping[str, str]) -> HttpResult:
+        return await self.recordings.blob(stream_id, name, headers)
+
+    async def oembed(self, query: Mapping[str, str], request_url: str) -> HttpResult:
+        return await self.recordings.oembed(query, request_url)
 
     @staticmethod
     def health() -> HttpResult:

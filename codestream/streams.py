@@ -1,6 +1,7 @@
-"""`/api/streams/{streamId}`: the streamer uploads its history, watchers read the join state.
+"""`/api/streams/{streamId}`: the streamer uploads its history (and may delete it),
+watchers read the join state.
 
-A thin shell: the owner check, the size and schema checks (`history`), the decision
+A thin shell: the owner check, the size and schema checks (`history`), the decisions
 (`manifest.decide_*`) and the join state (`manifest.join_document`) are pure; this module
 reads and writes blobs in the order that keeps stored data safe:
 
@@ -8,10 +9,13 @@ reads and writes blobs in the order that keeps stored data safe:
 2. decide; if accepted, write the new immutable blob (If-None-Match: *; an identical blob
    already there is the same content, by its name);
 3. write the manifest with If-Match on the ETag read in 1 (If-None-Match: * when new); if
-   another upload won the race, decide again on the newer manifest, at most `ATTEMPTS` times.
+   another upload won the race, decide again on the newer manifest, at most `ATTEMPTS` times;
+4. only then delete what the new manifest no longer names ("record" off).
 
 Nothing stored is ever overwritten but the manifest, and the manifest only by a successor of
-the version it was decided on. Every storage failure is a 503 with Retry-After, never a 500.
+the version it was decided on. Deleting a recording writes its tombstone first, so from that
+moment every read is 410 and every upload 409, then deletes every other blob. Every storage
+failure is a 503 with Retry-After, never a 500.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import asyncio
 import gzip
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from codestream import ids
@@ -34,15 +38,21 @@ from codestream.http import JSON_TYPE, HttpResult, json_result, parse_json
 from codestream.joincache import JoinCache, JoinEntry
 from codestream.manifest import (
     Accept,
+    AlreadyDeleted,
     AlreadyStored,
+    DeleteStream,
     Head,
-    Manifest,
     ManifestError,
     Refuse,
+    Stored,
+    Tombstone,
+    WriteTombstone,
+    decide_delete,
     decide_keyframe,
     decide_segment,
+    deleted_refusal,
     join_document,
-    parse_manifest,
+    parse_stored,
 )
 
 log = logging.getLogger(__name__)
@@ -50,8 +60,10 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 2  # decide + write; a second lost race answers 409 conflict
 RETRY_AFTER_SECONDS = 2
 READ_CONCURRENCY = 8  # blob reads at once while assembling one join state
+DELETE_CONCURRENCY = 16  # blob deletes at once while sweeping a stream
 COMPRESS_INLINE_BYTES = 256 * 1024
 MANIFEST = "manifest.json"
+RECORDING_KEY = "{}#recording"  # the join cache's key of a stream's recording index
 NO_STORE = {"Cache-Control": "no-store"}
 KEYFRAMES = "keyframes"
 SEGMENTS = "segments"
@@ -70,6 +82,22 @@ def _unavailable(what: str) -> HttpResult:
 
 def _answer(head: Head) -> HttpResult:
     return json_result(200, {"head": head.position()}, NO_STORE)
+
+
+def bad_stream_id() -> HttpResult:
+    refusal = Refusal(Code.BAD_STREAM_ID, "streamId must be 12-32 characters of [A-Za-z0-9_-]")
+    return _error(refusal)
+
+
+def read_manifest(stored: StoredBlob | object | None, stream_id: str) -> Stored:
+    """A manifest blob as read (or None) into a manifest, a tombstone or None."""
+    if not isinstance(stored, StoredBlob):
+        return None
+    try:
+        doc = parse_json(stored.body)
+    except ValueError:
+        raise ManifestError("manifest is not JSON") from None
+    return parse_stored(doc, stream_id)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
@@ -122,14 +150,16 @@ class Streams:
         self._clock = clock
         self._cache = cache or JoinCache(CONTRACT.storage.join_cache_ms / 1000)
 
+    def _expire(self, stream_id: str) -> None:
+        """This instance's cached answers of the stream are stale now."""
+        self._cache.expire(stream_id)
+        self._cache.expire(RECORDING_KEY.format(stream_id))
+
     # ------------------------------------------------------------ uploads
 
     def _owner_refusal(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult | None:
         if not ids.is_stream_id(stream_id):
-            refusal = Refusal(
-                Code.BAD_STREAM_ID, "streamId must be 12-32 characters of [A-Za-z0-9_-]"
-            )
-            return _error(refusal)
+            return bad_stream_id()
         token = bearer_token(headers)
         if token is None:
             msg = "send the stream's owner key as Authorization: Bearer <ownerKey>"
@@ -165,10 +195,11 @@ class Streams:
 
     async def _store_upload(self, stream_id: str, upload: Keyframe | Segment) -> HttpResult:
         manifest_name = f"{stream_id}/{MANIFEST}"
+        created: list[str] = []  # blobs this request wrote, in case the stream went meanwhile
         for _attempt in range(ATTEMPTS):
             stored = await self._store.read(manifest_name)
             assert stored is not NOT_MODIFIED  # noqa: S101 (no condition was sent)
-            manifest = self._manifest(stored, stream_id)
+            manifest = read_manifest(stored, stream_id)
             if isinstance(upload, Keyframe):
                 decision = decide_keyframe(manifest, stream_id, upload, self._clock())
             else:
@@ -177,6 +208,9 @@ class Streams:
                 case AlreadyStored(head):
                     return _answer(head)
                 case Refuse(refusal, head, retry_after):
+                    if created and refusal.code in (Code.DELETED, Code.NO_STREAM):
+                        # deleted while this upload was on its way: leave nothing behind
+                        await self._delete_all(stream_id, created)
                     extra = (
                         {"head": head.position()}
                         if refusal.code is Code.OUT_OF_ORDER and head
@@ -184,8 +218,13 @@ class Streams:
                     )
                     retry = {"Retry-After": str(retry_after)} if retry_after else {}
                     return _error(refusal, extra, **retry)
-                case Accept(new, name, blob):
-                    await self._store.create(f"{stream_id}/{name}", blob)  # False: same content
+                case DeleteStream(head):
+                    assert isinstance(stored, StoredBlob)  # noqa: S101 (a manifest was read)
+                    if await self._end_unrecorded(stream_id, stored.etag):
+                        return _answer(head)
+                case Accept(new, name, blob, prune):
+                    if await self._store.create(f"{stream_id}/{name}", blob):
+                        created.append(name)
                     if isinstance(stored, StoredBlob):
                         written = await self._store.replace(
                             manifest_name, new.to_json(), stored.etag
@@ -193,31 +232,90 @@ class Streams:
                     else:
                         written = await self._store.create(manifest_name, new.to_json())
                     if written:
-                        self._cache.expire(stream_id)
+                        self._expire(stream_id)
+                        if prune:
+                            await self._delete_all(stream_id, prune)
                         return _answer(new.head)
             # another upload changed the manifest since we read it: decide again
         msg = "other uploads to this stream changed it meanwhile; retry"
         return _error(Refusal(Code.CONFLICT, msg))
 
-    @staticmethod
-    def _manifest(stored: StoredBlob | object | None, stream_id: str) -> Manifest | None:
-        if not isinstance(stored, StoredBlob):
-            return None
+    async def _delete_all(self, stream_id: str, names: Sequence[str]) -> None:
+        limit = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+        async def delete(name: str) -> None:
+            async with limit:
+                await self._store.delete(f"{stream_id}/{name}")
+
+        await asyncio.gather(*(delete(name) for name in names))
+
+    async def _sweep(self, stream_id: str) -> int:
+        """Delete every blob of the stream but its manifest; how many there were."""
+        prefix = f"{stream_id}/"
+        names = [
+            n.removeprefix(prefix)
+            for n in await self._store.list_names(prefix)
+            if n != prefix + MANIFEST
+        ]
+        await self._delete_all(stream_id, names)
+        return len(names)
+
+    async def _end_unrecorded(self, stream_id: str, etag: str) -> bool:
+        """The stream ended with "record" off: its blobs go, then (If-Match) its manifest.
+        In this order, a sweep cut short is simply done again by the retried upload."""
+        await self._sweep(stream_id)
+        deleted = await self._store.delete(f"{stream_id}/{MANIFEST}", etag)
+        self._expire(stream_id)
+        return deleted
+
+    # ------------------------------------------------------------ deleting a recording
+
+    async def delete(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult:
+        """`DELETE /api/streams/{id}`: the owner deletes the recording, for everyone."""
+        headers = lower_headers(headers)
+        if refused := self._owner_refusal(stream_id, headers):
+            return refused
         try:
-            doc = parse_json(stored.body)
-        except ValueError:
-            raise ManifestError("manifest is not JSON") from None
-        return parse_manifest(doc, stream_id)
+            return await self._delete(stream_id)
+        except StorageUnavailable as exc:
+            log.warning("deleting a stream failed: %s", exc)
+            return _unavailable("the recording is not deleted yet")
+        except ManifestError as exc:
+            log.error("stream %s has an unreadable manifest: %s", stream_id, exc)
+            return _unavailable("stored manifest is unreadable")
+
+    async def _delete(self, stream_id: str) -> HttpResult:
+        manifest_name = f"{stream_id}/{MANIFEST}"
+        for _attempt in range(ATTEMPTS):
+            stored = await self._store.read(manifest_name)
+            match decide_delete(read_manifest(stored, stream_id), self._clock()):
+                case Refuse(refusal, _head, retry_after):
+                    retry = {"Retry-After": str(retry_after)} if retry_after else {}
+                    return _error(refusal, None, **retry)
+                case AlreadyDeleted():
+                    pass
+                case WriteTombstone(tombstone):
+                    if isinstance(stored, StoredBlob):
+                        written = await self._store.replace(
+                            manifest_name, tombstone.to_json(), stored.etag
+                        )
+                    else:
+                        written = await self._store.create(manifest_name, tombstone.to_json())
+                    if not written:
+                        continue  # an upload changed the manifest: decide again
+            self._expire(stream_id)
+            swept = await self._sweep(stream_id)
+            log.info("stream %s: recording deleted (%d blobs)", stream_id, swept)
+            return HttpResult(204, b"", dict(NO_STORE))
+        msg = "uploads to this stream changed it meanwhile; retry"
+        return _error(Refusal(Code.CONFLICT, msg))
 
     # ------------------------------------------------------------ the join state
 
     async def read(self, stream_id: str, headers: Mapping[str, str]) -> HttpResult:
         headers = lower_headers(headers)
         if not ids.is_stream_id(stream_id):
-            refusal = Refusal(
-                Code.BAD_STREAM_ID, "streamId must be 12-32 characters of [A-Za-z0-9_-]"
-            )
-            return _error(refusal)
+            return bad_stream_id()
         try:
             entry = await self._cache.get(
                 stream_id, lambda previous: self._load(stream_id, previous)
@@ -229,6 +327,9 @@ class Streams:
             log.error("stream %s has an unreadable manifest: %s", stream_id, exc)
             return _unavailable("stored manifest is unreadable")
         cache = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+        if entry.deleted:
+            refusal = deleted_refusal(for_upload=False)
+            return json_result(refusal.status, refusal.error_body(), cache)
         if entry.etag is None:
             refusal = Refusal(Code.NO_STREAM, "nothing is stored for this stream")
             return json_result(refusal.status, refusal.error_body(), cache)
@@ -241,15 +342,24 @@ class Streams:
         return HttpResult(200, entry.raw, answer)
 
     async def _load(self, stream_id: str, previous: JoinEntry | None) -> JoinEntry:
+        entry = await self._load_once(stream_id, previous)
+        if entry is _MISSING_BLOB:
+            # a blob went after the manifest was read (pruned, or the stream deleted): once more
+            entry = await self._load_once(stream_id, None)
+        return JoinEntry(None) if entry is _MISSING_BLOB else entry
+
+    async def _load_once(self, stream_id: str, previous: JoinEntry | None) -> JoinEntry:
         prefix = f"{stream_id}/"
         known = previous.etag if previous is not None else None
         stored = await self._store.read(prefix + MANIFEST, unless_etag=known)
         if stored is NOT_MODIFIED and previous is not None:
             return previous
-        if not isinstance(stored, StoredBlob):
+        manifest = read_manifest(stored, stream_id)
+        if manifest is None:
             return JoinEntry(None)
-        manifest = self._manifest(stored, stream_id)
-        assert manifest is not None  # noqa: S101
+        assert isinstance(stored, StoredBlob)  # noqa: S101
+        if isinstance(manifest, Tombstone):
+            return JoinEntry(stored.etag, deleted=True)
         names = [manifest.latest_keyframe().name, *(s.name for s in manifest.tail())]
         reuse = previous.blobs if previous is not None else {}
         limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -265,11 +375,17 @@ class Streams:
         if any(body is None for body in bodies):
             # e.g. the retention rule took a blob before the manifest: nothing to join from
             log.warning("stream %s: a blob its manifest names is missing", stream_id)
-            return JoinEntry(None)
+            return _MISSING_BLOB
         found = [b for b in bodies if b is not None]
         raw = join_document(manifest, found[0], found[1:])
-        if len(raw) > COMPRESS_INLINE_BYTES:  # megabytes: off the event loop
-            gzipped = await asyncio.to_thread(gzip.compress, raw, 6, mtime=0)
-        else:
-            gzipped = gzip.compress(raw, compresslevel=6, mtime=0)
+        gzipped = await compress(raw)
         return JoinEntry(stored.etag, raw, gzipped, dict(zip(names, found, strict=True)))
+
+
+_MISSING_BLOB = JoinEntry(None)
+
+
+async def compress(raw: bytes) -> bytes:
+    if len(raw) > COMPRESS_INLINE_BYTES:  # megabytes: off the event loop
+        return await asyncio.to_thread(gzip.compress, raw, 6, mtime=0)
+    return gzip.compress(raw, compresslevel=6, mtime=0)

@@ -131,6 +131,7 @@ def make_handler(fn: HttpFunction, counts: Invocations) -> Any:
 def add_function_routes(
     web_app: web.Application, functions: list[HttpFunction], counts: Invocations
 ) -> None:
+    allowed: dict[str, list[str]] = {}  # path -> methods, over every function on that path
     for fn in functions:
         if fn.auth_level != "anonymous":
             # like Core Tools: keys are not checked locally
@@ -138,8 +139,12 @@ def add_function_routes(
         handler = make_handler(fn, counts)
         for method in fn.methods or ("*",):
             web_app.router.add_route(method, fn.path, handler)
-        if fn.methods:  # other methods: 405, not the static site's 404
-            web_app.router.add_route("*", fn.path, method_not_allowed(fn.methods))
+        if fn.methods:
+            allowed.setdefault(fn.path, []).extend(fn.methods)
+    # other methods: 405, not the static site's 404; registered after every function, so that
+    # two functions on one route (GET and DELETE, say) both stay reachable
+    for path, methods in allowed.items():
+        web_app.router.add_route("*", path, method_not_allowed(tuple(methods)))
 
 
 def method_not_allowed(methods: tuple[str, ...]) -> Any:

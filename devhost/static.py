@@ -1,8 +1,13 @@
 """Serve the built client (static_web/dist) the way Static Web Apps would.
 
-Headers come from dist/staticwebapp.config.json (`globalHeaders`, `routes[].headers`), with the
-local Web PubSub origin added to the CSP's connect-src. `navigationFallback` and a 404
-`responseOverrides` rewrite are honoured. Without a build, every page says how to make one.
+Headers come from dist/staticwebapp.config.json, with the local Web PubSub origin added to
+every CSP's connect-src, by Static Web Apps' rules (learn.microsoft.com, "Configure Azure
+Static Web Apps"): `routes` are tried in order and the first whose `route` (and `methods`, if
+any) matches the request is the only one applied; its `headers` are added to `globalHeaders`,
+replacing a global header of the same name, and a header whose value is "" is removed. That
+is how /embed.html alone may be framed (its route replaces the CSP and removes
+X-Frame-Options). `navigationFallback` and a 404 `responseOverrides` rewrite are honoured.
+Without a build, every page says how to make one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,53 @@ def add_connect_src(csp: str, origin: str) -> str:
     return "; ".join(directives)
 
 
+def with_connect_src(headers: dict[str, str], origin: str) -> dict[str, str]:
+    """`headers` with `origin` added to its CSP's connect-src (when it sets a CSP)."""
+    found = dict(headers)
+    for name, value in headers.items():
+        if name.lower() == "content-security-policy" and value:
+            found[name] = add_connect_src(value, origin)
+    return found
+
+
+def route_matches(pattern: str, path: str) -> bool:
+    """A Static Web Apps route pattern: an exact path (`/profile/index.html` also matching
+    `/profile` and `/profile/`), or a wildcard at the end (`/admin*`, `/admin/*`), optionally
+    filtered by extension (`/articles/*.html`, `/images/*.{png,jpg}`)."""
+    if "*" not in pattern:
+        if pattern.endswith("/index.html"):
+            folder = pattern.removesuffix("index.html")
+            return path in (pattern, folder, folder.rstrip("/") or "/")
+        return path == pattern
+    prefix, _, suffix = pattern.partition("*")
+    if not path.startswith(prefix) or "*" in suffix:
+        return False
+    if not suffix:
+        return True
+    if suffix.startswith(".{") and suffix.endswith("}"):
+        return any(path.endswith("." + ext) for ext in suffix[2:-1].split(","))
+    return path.endswith(suffix) and len(path) >= len(prefix) + len(suffix)
+
+
+def response_headers(
+    global_headers: dict[str, str], routes: list[dict[str, Any]], path: str, method: str
+) -> dict[str, str]:
+    """The global headers with the first matching route's applied: a route header replaces
+    the global one of the same name (in any case), and "" removes it."""
+    headers = dict(global_headers)
+    for route in routes:
+        methods = [m.upper() for m in route.get("methods", [])]
+        if not route_matches(route.get("route", ""), path) or (methods and method not in methods):
+            continue
+        for name, value in route.get("headers", {}).items():
+            for existing in [k for k in headers if k.lower() == name.lower()]:
+                del headers[existing]
+            if value != "":
+                headers[name] = value
+        break  # each request matches one rule at most
+    return headers
+
+
 class StaticSite:
     def __init__(self, root: Path, ws_origin: str) -> None:
         self.root = root.resolve()
@@ -40,11 +92,12 @@ class StaticSite:
         config_path = self.root / CONFIG_NAME
         if config_path.exists():
             self.config = json.loads(config_path.read_text())
-        headers = dict(self.config.get("globalHeaders", {}))
-        csp_key = next((k for k in headers if k.lower() == "content-security-policy"), None)
-        if csp_key:
-            headers[csp_key] = add_connect_src(headers[csp_key], ws_origin)
-        self.global_headers = headers
+        self.global_headers = with_connect_src(self.config.get("globalHeaders", {}), ws_origin)
+        self.routes: list[dict[str, Any]] = []
+        for route in self.config.get("routes", []):
+            if "headers" in route:
+                route = {**route, "headers": with_connect_src(route["headers"], ws_origin)}
+            self.routes.append(route)
 
     @property
     def built(self) -> bool:
@@ -58,13 +111,8 @@ class StaticSite:
             candidate = candidate / "index.html"
         return candidate if candidate.is_file() else None
 
-    def _headers(self, path: str) -> dict[str, str]:
-        headers = dict(self.global_headers)
-        for route in self.config.get("routes", []):
-            pattern = route.get("route", "")
-            if pattern and fnmatch.fnmatchcase(path, pattern) and "headers" in route:
-                headers.update(route["headers"])
-        return headers
+    def _headers(self, path: str, method: str = "GET") -> dict[str, str]:
+        return response_headers(self.global_headers, self.routes, path, method)
 
     def _fallback(self, path: str) -> tuple[Path, int] | None:
         nav = self.config.get("navigationFallback") or {}
@@ -90,7 +138,7 @@ class StaticSite:
             if fallback is None:
                 return web.Response(status=404, text="not found", headers=self.global_headers)
             target, status = fallback
-        headers = self._headers(path)
+        headers = self._headers(path, request.method)
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type.endswith(("javascript", "json")):
             content_type += "; charset=utf-8"

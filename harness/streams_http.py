@@ -1,5 +1,6 @@
-"""The stream storage endpoints over HTTP, as the browser client calls them: uploads with the
-owner key in `Authorization: Bearer`, the join state with ETag and gzip. For tests and the
+"""The stream storage endpoints over HTTP, as the browser client calls them: uploads (and the
+recording's deletion) with the owner key in `Authorization: Bearer`, the join state, the
+recording's index, blobs and download with ETag and gzip, and oEmbed. For tests and the
 fuzzer; answers are returned as they came (status, headers, raw body), never interpreted."""
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class StreamsClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         self.session = session
         self.base = base_url.rstrip("/") + "/api/streams/"
+        self.api = base_url.rstrip("/") + "/api/"
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
         async with self.session.request(method, url, **kwargs) as resp:
@@ -65,6 +67,41 @@ class StreamsClient:
         if if_none_match is not None:
             headers["If-None-Match"] = if_none_match
         return await self._call("GET", f"{self.base}{stream_id}", headers=headers)
+
+    async def _read(
+        self, path: str, gzip_ok: bool, if_none_match: str | None, **kwargs: Any
+    ) -> Answer:
+        headers = {"Accept-Encoding": "gzip" if gzip_ok else "identity"}
+        if if_none_match is not None:
+            headers["If-None-Match"] = if_none_match
+        return await self._call("GET", self.base + path, headers=headers, **kwargs)
+
+    async def recording(
+        self, stream_id: str, *, gzip_ok: bool = True, if_none_match: str | None = None
+    ) -> Answer:
+        return await self._read(f"{stream_id}/recording", gzip_ok, if_none_match)
+
+    async def download(
+        self, stream_id: str, *, gzip_ok: bool = True, if_none_match: str | None = None
+    ) -> Answer:
+        return await self._read(f"{stream_id}/recording.jsonl", gzip_ok, if_none_match)
+
+    async def blob(
+        self,
+        stream_id: str,
+        name: str,
+        *,
+        gzip_ok: bool = True,
+        if_none_match: str | None = None,
+    ) -> Answer:
+        return await self._read(f"{stream_id}/blobs/{name}", gzip_ok, if_none_match)
+
+    async def delete(self, stream_id: str, owner_key: str | None) -> Answer:
+        headers = {} if owner_key is None else {"Authorization": f"Bearer {owner_key}"}
+        return await self._call("DELETE", f"{self.base}{stream_id}", headers=headers)
+
+    async def oembed(self, params: dict[str, str]) -> Answer:
+        return await self._call("GET", self.api + "oembed", params=params)
 
 
 def raw_session(*traces: aiohttp.TraceConfig) -> aiohttp.ClientSession:

@@ -224,6 +224,7 @@ module api 'app/api.bicep' = {
     upstreamAuthorityHost: environment().authentication.loginEndpoint
     streamStorageAccountUrl: storage.outputs.blobEndpoint
     streamStorageContainer: storage.outputs.streamsContainerName
+    siteUrl: web.outputs.uri
   }
 }
 

@@ -77,13 +77,19 @@ const result = await build({
   logLevel: "warning",
 });
 
-// Headers: the CSP needs the Function App's origin when the API lives elsewhere.
+// Headers: every CSP (the global one, and a route's that replaces it, as /embed.html's does)
+// needs the Function App's origin when the API lives elsewhere.
 const swa = JSON.parse(readFileSync(join(here, HEADERS_TEMPLATE), "utf8"));
 if (apiBase) {
-  const csp = swa.globalHeaders["Content-Security-Policy"];
-  const withApi = csp.replace("connect-src 'self'", `connect-src 'self' ${new URL(apiBase).origin}`);
-  if (withApi === csp) throw new Error(`${HEADERS_TEMPLATE}: the CSP has no "connect-src 'self'" to extend`);
-  swa.globalHeaders["Content-Security-Policy"] = withApi;
+  const withApi = (/** @type {Record<string, string>} */ headers) => {
+    const csp = headers["Content-Security-Policy"];
+    if (csp === undefined) return;
+    const extended = csp.replace("connect-src 'self'", `connect-src 'self' ${new URL(apiBase).origin}`);
+    if (extended === csp) throw new Error(`${HEADERS_TEMPLATE}: a CSP has no "connect-src 'self'" to extend`);
+    headers["Content-Security-Policy"] = extended;
+  };
+  withApi(swa.globalHeaders);
+  for (const route of swa.routes ?? []) if (route.headers) withApi(route.headers);
 }
 writeFileSync(join(dist, SWA_CONFIG), JSON.stringify(swa, null, 2) + "\n");
 

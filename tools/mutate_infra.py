@@ -81,6 +81,7 @@ class Mutation:
 
 
 SITE_CONFIG = "      minTlsVersion: '1.2'\n"
+SWA_TEMPLATE = "static_web/staticwebapp.config.template.json"
 MUTATIONS = [
     Mutation(
         "1-ftpsState",
@@ -231,6 +232,30 @@ MUTATIONS = [
             "infra/app/storage.bicep",
             r"(name: streamsContainerName\n  properties: \{\n    publicAccess: )'None'",
             r"\1'Blob'",
+        ),
+    ),
+    Mutation(
+        "14-site-url",
+        "14. SiteUrl (where oEmbed points the embeds) missing from the app settings",
+        replace("infra/app/api.bicep", "  SiteUrl: siteUrl\n", ""),
+    ),
+    Mutation(
+        "14-framing-everywhere",
+        "14. frame-ancestors * in the global CSP: every page may be framed",
+        replace(SWA_TEMPLATE, "frame-ancestors 'none'", "frame-ancestors *"),
+    ),
+    Mutation(
+        "14-embed-keeps-xfo",
+        "14. the embed route keeps X-Frame-Options (the embed page cannot be framed)",
+        replace(SWA_TEMPLATE, '"X-Frame-Options": ""', '"X-Frame-Options": "DENY"'),
+    ),
+    Mutation(
+        "14-route-before-embed",
+        "14. a route before /embed.html that matches it (the first match wins: no embed headers)",
+        replace(
+            SWA_TEMPLATE,
+            '  "routes": [\n',
+            '  "routes": [\n    {"route": "/*.html", "headers": {"Cache-Control": "no-cache"}},\n',
         ),
     ),
 ]  # fmt: skip

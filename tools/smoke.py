@@ -5,9 +5,11 @@ A real streamer and a real watcher over the real endpoints, with the SDKs the pr
 the site and its CSP, API health, CORS from the site's origin, negotiate, storing a stream's
 history (a keyframe and a segment, with the owner key) and loading it back as a late watcher
 does, the streamer's and the watcher's connections (Web PubSub -> event handler -> Web PubSub,
-upstream authentication included), a delta from the streamer to the watcher, and the watcher
-count and stream status reaching the right peer. Each hop prints ✓, or ✗ with the reason and
-the likely remedy; a hop whose prerequisite failed is skipped. Any ✗ exits 1.
+upstream authentication included), a delta from the streamer to the watcher, the watcher
+count and stream status reaching the right peer, reading the recording back as a replay does
+(index, an immutable segment, the JSON Lines download) and deleting it. Each hop prints ✓,
+or ✗ with the reason and the likely remedy; a hop whose prerequisite failed is skipped. Any
+✗ exits 1.
 
 Defaults are the local `make run` URLs (http://localhost:8080 for both). `make smoke WEB=...
 API=...` runs it; azd's postdeploy hook runs it against the deployed site and API. The hops
@@ -729,6 +731,80 @@ async def hop_load(smoke: Smoke) -> str:
     return f"the join state replays to the stored document ({encoding}, then 304)"
 
 
+async def _read(smoke: Smoke, path: str) -> tuple[int, Mapping[str, str], bytes]:
+    headers = {"Accept-Encoding": "identity"}
+    if smoke.cross_origin:
+        headers["Origin"] = origin_of(smoke.web)
+    try:
+        async with smoke.session.get(smoke.api + path, headers=headers) as resp:
+            return resp.status, resp.headers.copy(), await resp.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise HopFailed(f"GET {smoke.api}{path} failed: {exc}", "is the API URL right?") from None
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw[:200]
+
+
+async def hop_recording(smoke: Smoke) -> str:
+    """A replay reads the index, an immutable segment and the JSON Lines download."""
+    stream_id = smoke.stream["streamId"]
+    status, _h, raw = await _read(smoke, f"{STREAMS}{stream_id}/recording")
+    index = _json_or_text(raw)
+    if status != 200 or not isinstance(index, dict):
+        raise _storage_refusal("reading the recording index", status, index)
+    if (len(index.get("keyframes", [])), len(index.get("segments", []))) != (1, 1):
+        raise HopFailed(f"the index does not list what was stored: {index!r}", "see the API's log.")
+    name = index["segments"][0]["name"]
+    status, headers, blob = await _read(smoke, f"{STREAMS}{stream_id}/blobs/{name}")
+    if status != 200 or "immutable" not in headers.get("Cache-Control", ""):
+        raise _storage_refusal(f"reading the segment {name}", status, _json_or_text(blob))
+    status, headers, raw = await _read(smoke, f"{STREAMS}{stream_id}/recording.jsonl")
+    lines = raw.decode("utf-8", "replace").splitlines()
+    if status != 200 or len(lines) != 3:
+        raise _storage_refusal("downloading the recording", status, _json_or_text(raw))
+    kinds = [_json_or_text(line.encode()).get("type") for line in lines]
+    if kinds != ["recording", "keyframe", "segment"] or lines[2].encode() != (
+        b'{"type":"segment",' + blob[1:]
+    ):
+        raise HopFailed(f"the download is not the stored recording: {kinds}", "see the API's log.")
+    return f"index, segment {name} (immutable) and a 3-line JSON Lines download"
+
+
+async def hop_delete(smoke: Smoke) -> str:
+    """The owner deletes the smoke check's recording: then it is gone for everyone."""
+    stream_id, key = smoke.stream["streamId"], smoke.stream["ownerKey"]
+    headers = {"Authorization": f"Bearer {key}"}
+    if smoke.cross_origin:
+        site = origin_of(smoke.web)
+        preflight = {
+            "Origin": site,
+            "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        _s, answer_headers, _a = await _storage_call(
+            smoke, "OPTIONS", f"{STREAMS}{stream_id}", headers=preflight
+        )
+        if answer_headers.get("Access-Control-Allow-Origin") not in (site, "*"):
+            raise HopFailed(
+                f"the CORS preflight of deleting from {site} is not allowed",
+                "the Function App's CORS (siteConfig.cors.allowedOrigins) must allow the site.",
+            )
+        headers["Origin"] = site
+    status, _h, answer = await _storage_call(
+        smoke, "DELETE", f"{STREAMS}{stream_id}", headers=headers
+    )
+    if status != 204:
+        raise _storage_refusal("deleting the recording", status, answer)
+    status, _h, _raw = await _read(smoke, f"{STREAMS}{stream_id}/recording")
+    if status != 410:
+        raise HopFailed(f"a deleted recording still reads {status}, not 410", "see the API's log.")
+    return "204; the recording then reads 410 (the smoke check leaves nothing stored)"
+
+
 @dataclass(frozen=True)
 class Hop:
     name: str
@@ -744,11 +820,13 @@ HOPS: list[Hop] = [
     Hop("negotiate", "negotiate a new stream", hop_negotiate, ("health",)),
     Hop("store", "the streamer's history is stored", hop_store, ("negotiate",)),
     Hop("load", "a late watcher loads it from storage", hop_load, ("store",)),
+    Hop("recording", "a replay reads the recording back", hop_recording, ("load",)),
     Hop("streamer", "connect as the streamer over WebSocket", hop_streamer, ("negotiate",)),
     Hop("watcher", "negotiate and connect as a watcher", hop_watcher, ("streamer",)),
     Hop("delta", "the streamer's delta reaches the watcher", hop_delta, ("watcher",)),
     Hop("presence", "the watcher count and the status reach the right peer", hop_presence,
         ("delta",)),
+    Hop("delete", "the owner deletes the recording", hop_delete, ("recording",)),
 ]  # fmt: skip
 
 

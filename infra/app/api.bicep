@@ -40,6 +40,9 @@ param upstreamAuthorityHost string
 param streamStorageAccountUrl string
 param streamStorageContainer string
 
+@description('The Static Web App\'s URL: where oEmbed answers point the embeds they build.')
+param siteUrl string
+
 var appSettings = {
   // Functions host storage and telemetry, through the user-assigned identity.
   AzureWebJobsStorage__accountName: storageAccountName
@@ -59,6 +62,7 @@ var appSettings = {
   WebPubSubUpstreamAuthorityHost: upstreamAuthorityHost
   StreamStorageAccountUrl: streamStorageAccountUrl
   StreamStorageContainer: streamStorageContainer
+  SiteUrl: siteUrl
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -90,6 +90,8 @@ def azure_like(name: str) -> str:
         return "https://stexample.blob.core.windows.net/"  # primaryEndpoints.blob
     if name == config.STORAGE_CONTAINER:
         return "streams"
+    if name == config.SITE_URL:
+        return "https://stapp-example.azurestaticapps.net"  # web.outputs.uri
     return "x"
 
 
@@ -195,6 +197,7 @@ def test_every_setting_the_code_reads_is_set_and_no_other(app_settings: dict[str
     assert settings.connection_string is None
     assert settings.storage.connection_string is None  # the managed identity, no key
     assert settings.storage.account_url == "https://stexample.blob.core.windows.net"
+    assert settings.site_url == "https://stapp-example.azurestaticapps.net"
     # keys: the emulator and Azurite; Azure has local auth and shared keys off
     local_only = {config.CONNECTION_STRING, config.STORAGE_CONNECTION_STRING}
     assert env.read - local_only <= set(app_settings)
@@ -241,6 +244,8 @@ def test_app_settings_are_wired_to_the_right_outputs(main_to_api: dict[str, str]
     assert main_to_api["ownerKeySecretUri"] == "vault.outputs.ownerKeySecretUri"
     assert main_to_api["identityClientId"] == "identity.outputs.clientId"
     assert main_to_api["identityId"] == "identity.outputs.id"
+    # oEmbed builds its embeds on the site the CORS rule allows, the Static Web App
+    assert main_to_api["siteUrl"] == main_to_api["allowedOrigin"] == "web.outputs.uri"
 
 
 def test_settings_reach_the_site(api: Template, app_settings: dict[str, Any]) -> None:

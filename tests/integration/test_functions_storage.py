@@ -104,6 +104,7 @@ async def test_uploads_make_the_join_state(devhost: RunningDevHost, http: Any) -
         "lang": "python",
         "ended": False,
         "head": {"epoch": "e1", "v": 3, "t": second["t0"] + second["deltas"][-1][0]},
+        "markers": [],
         "keyframe": {"epoch": "e1", "v": 0, "t": doc["keyframe"]["t"], "doc": "print('hi')\n",
                      "lang": "python", "title": "Demo"},
         "segments": [first, second],

@@ -48,8 +48,8 @@ def marks(output: str) -> dict[str, str]:
 
 
 ALL_HOPS = [
-    "site", "health", "cors", "negotiate", "store", "load", "streamer", "watcher", "delta",
-    "presence",
+    "site", "health", "cors", "negotiate", "store", "load", "recording", "streamer", "watcher",
+    "delta", "presence", "delete",
 ]  # fmt: skip
 
 
@@ -58,9 +58,11 @@ def test_smoke_passes_against_the_dev_host() -> None:
         code, output = smoke(host.url)
     assert code == 0, output
     assert marks(output) == dict.fromkeys(ALL_HOPS, "✓")
-    assert "all 10 hops passed" in output
+    assert "all 12 hops passed" in output
     assert "1 watcher reached the streamer; the status 'ended' reached the watcher" in output
     assert "the join state replays to the stored document (gzip, then 304)" in output
+    assert "a 3-line JSON Lines download" in output
+    assert "204; the recording then reads 410" in output
 
 
 def emulator_children(host: RunningDevHost) -> list[int]:
@@ -95,12 +97,14 @@ def test_smoke_fails_at_the_streamer_hop_when_web_pubsub_is_gone() -> None:
     assert code == 1, output
     assert marks(output) == {
         **dict.fromkeys(["site", "health", "cors", "negotiate", "store", "load"], "✓"),
+        "recording": "✓",
         "streamer": "✗",
         **dict.fromkeys(["watcher", "delta", "presence"], "-"),
+        "delete": "✓",  # storage does not need Web PubSub
     }
     assert f"cannot reach Web PubSub at ws://127.0.0.1:{host.emulator_port}" in output
     assert "likely remedy: the service is down or unreachable" in output
-    assert "6 of 10 hops passed, 1 failed, 3 skipped" in output
+    assert "8 of 12 hops passed, 1 failed, 3 skipped" in output
 
 
 def wait_until_refused(url: str, timeout: float = 10.0) -> None:
@@ -170,7 +174,7 @@ def test_the_postdeploy_hook_runs_the_check_against_the_deployed_urls() -> None:
         )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"CodeStream smoke check: site {host.url}, API {host.url}" in done.stdout
-    assert "all 10 hops passed" in done.stdout
+    assert "all 12 hops passed" in done.stdout
 
 
 def test_smoke_says_storage_is_unavailable_and_goes_on() -> None:
@@ -183,8 +187,8 @@ def test_smoke_says_storage_is_unavailable_and_goes_on() -> None:
     assert marks(output) == {
         **dict.fromkeys(ALL_HOPS, "✓"),
         "store": "✗",
-        "load": "-",
+        **dict.fromkeys(["load", "recording", "delete"], "-"),
     }
     assert "uploading a keyframe: 503 storage_unavailable" in output
     assert "Storage Blob Data Contributor on the streams container" in output
-    assert "8 of 10 hops passed, 1 failed, 1 skipped" in output
+    assert "8 of 12 hops passed, 1 failed, 3 skipped" in output

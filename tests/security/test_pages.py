@@ -63,20 +63,30 @@ def built_files() -> list[str]:
     )
 
 
-def check_security_headers(headers: dict[str, str], emulator_port: int) -> None:
+def check_security_headers(
+    headers: dict[str, str], emulator_port: int, framed: bool = False
+) -> None:
+    """`framed`: the embed page, which any site may frame (and nothing else is relaxed)."""
     for name, value in HEADERS.items():
+        if framed and name == "x-frame-options":
+            assert name not in headers
+            continue
         assert headers.get(name) == value, name
     assert "max-age=" in headers["strict-transport-security"]
     assert "camera=()" in headers["permissions-policy"]
     csp = headers["content-security-policy"]
     directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
     for name, value in CSP_EXACT.items():
+        if framed and name == "frame-ancestors":
+            assert directives[name] == ["*"]
+            continue
         assert directives[name] == value, name
     assert sorted(directives["connect-src"]) == sorted(
         ["'self'", "wss://*.webpubsub.azure.com", f"ws://127.0.0.1:{emulator_port}"]
     )
+    unframed = csp.replace("frame-ancestors *", "frame-ancestors 'none'") if framed else csp
     for word in ("'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "http:", "https:"):
-        assert word not in csp.split(), word
+        assert word not in unframed.split(), word
 
 
 def test_every_page_and_file_carries_the_headers(site: RunningDevHost) -> None:
@@ -85,7 +95,7 @@ def test_every_page_and_file_carries_the_headers(site: RunningDevHost) -> None:
     for path in paths:
         status, headers, _body = fetch(site.url + path)
         assert status == 200, path
-        check_security_headers(headers, site.emulator_port)
+        check_security_headers(headers, site.emulator_port, framed=path == "/embed.html")
         assert headers["content-type"].split(";")[0] in (
             "text/html", "text/javascript", "application/javascript", "text/css",
             "image/svg+xml", "application/json", "image/png", "image/x-icon",
@@ -140,3 +150,11 @@ def test_the_build_keeps_the_source_headers() -> None:
         if name != "Content-Security-Policy":  # an apiBase deploy adds its origin there
             assert built[name] == value
     assert built["Content-Security-Policy"].startswith(source["Content-Security-Policy"][:40])
+    # the routes too (/embed.html's replaces the CSP: it gets the same API origin, if any)
+    built_routes = json.loads((DIST / "staticwebapp.config.json").read_text())["routes"]
+    source_routes = json.loads(Path(SOURCE_CONFIG).read_text())["routes"]
+    assert [r["route"] for r in built_routes] == [r["route"] for r in source_routes]
+    for built_route, source_route in zip(built_routes, source_routes, strict=True):
+        for name, value in source_route.get("headers", {}).items():
+            if name != "Content-Security-Policy":
+                assert built_route["headers"][name] == value

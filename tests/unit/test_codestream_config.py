@@ -270,3 +270,38 @@ def test_bad_storage_settings_name_the_setting(extra: dict[str, str], setting: s
         load_settings({**LOCAL, **extra})
     assert info.value.setting == setting
     assert ACCOUNT_KEY not in str(info.value)  # a problem is named, the key never shown
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", None),  # unset: the API's own origin (the dev host serves both)
+        ("https://stapp-x.azurestaticapps.net", "https://stapp-x.azurestaticapps.net"),
+        ("https://Stapp-X.azurestaticapps.net/", "https://stapp-x.azurestaticapps.net"),
+        ("https://code.example:443", "https://code.example"),
+        ("https://code.example:8443", "https://code.example:8443"),
+        ("http://localhost:8080", "http://localhost:8080"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+    ],
+)
+def test_site_url(value: str, expected: str | None) -> None:
+    assert load_settings({**LOCAL, config.SITE_URL: value}).site_url == expected
+    assert load_settings(LOCAL).site_url is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://code.example",  # plain HTTP only on loopback
+        "https://code.example/app",
+        "https://code.example/?x=1",
+        "https://code.example/#x",
+        "stapp-x.azurestaticapps.net",
+        "https://user@code.example",
+        "ftp://code.example",
+    ],
+)
+def test_bad_site_urls_name_the_setting(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**LOCAL, config.SITE_URL: value})
+    assert raised.value.setting == config.SITE_URL

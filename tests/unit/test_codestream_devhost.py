@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from codestream.config import load_settings
 from devhost.azurite import AzuriteSetup
 from devhost.functions import aiohttp_path, http_functions, to_aiohttp_response
-from devhost.static import add_connect_src
+from devhost.static import add_connect_src, response_headers, route_matches, with_connect_src
 
 
 @pytest.mark.parametrize(
@@ -103,3 +104,80 @@ def test_azurite_runs_blob_only_on_loopback_without_telemetry_with_its_key_in_th
         }
     ).storage
     assert storage.connection_string == setup.connection_string
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("/embed.html", "/embed.html", True),
+        ("/embed.html", "/embed.html/", False),
+        ("/embed.html", "/embed", False),
+        ("/embed.html", "/x/embed.html", False),
+        ("/profile/index.html", "/profile/index.html", True),
+        ("/profile/index.html", "/profile/", True),
+        ("/profile/index.html", "/profile", True),
+        ("/assets/*", "/assets/watcher.js", True),
+        ("/assets/*", "/assets", False),
+        ("/assets*", "/assets", True),
+        ("/assets*", "/assetsx/y", True),
+        ("/articles/*.html", "/articles/a/b.html", True),
+        ("/articles/*.html", "/articles/a.htm", False),
+        ("/images/*.{png,jpg}", "/images/a.jpg", True),
+        ("/images/*.{png,jpg}", "/images/a.svg", False),
+        ("/*", "/anything", True),
+        ("", "/", False),
+    ],
+)
+def test_static_web_apps_route_patterns(pattern: str, path: str, matches: bool) -> None:
+    assert route_matches(pattern, path) is matches
+
+
+GLOBAL = {"Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY", "A": "1"}
+
+
+@pytest.mark.parametrize(
+    ("routes", "path", "method", "expected"),
+    [
+        ([], "/x", "GET", GLOBAL),
+        (  # a route header replaces the global one in any case; "" removes one
+            [
+                {
+                    "route": "/e.html",
+                    "headers": {"content-security-policy": "x", "X-Frame-Options": ""},
+                }
+            ],
+            "/e.html",
+            "GET",
+            {"content-security-policy": "x", "A": "1"},
+        ),
+        (  # the first matching route is the only one applied
+            [
+                {"route": "/*", "headers": {"B": "2"}},
+                {"route": "/e.html", "headers": {"X-Frame-Options": ""}},
+            ],
+            "/e.html",
+            "GET",
+            {**GLOBAL, "B": "2"},
+        ),
+        (  # a route for other methods does not match, the next one does
+            [
+                {"route": "/e.html", "methods": ["POST"], "headers": {"B": "2"}},
+                {"route": "/e.html", "headers": {"C": "3"}},
+            ],
+            "/e.html",
+            "GET",
+            {**GLOBAL, "C": "3"},
+        ),
+    ],
+)
+def test_route_headers_as_static_web_apps_applies_them(
+    routes: list[dict[str, Any]], path: str, method: str, expected: dict[str, str]
+) -> None:
+    assert response_headers(GLOBAL, routes, path, method) == expected
+
+
+def test_every_csp_gets_the_emulator_origin() -> None:
+    headers = with_connect_src(
+        {"Content-Security-Policy": "connect-src 'self'", "X": "y"}, "ws://e"
+    )
+    assert headers == {"Content-Security-Policy": "connect-src 'self' ws://e", "X": "y"}

@@ -30,29 +30,42 @@ def fresh_import(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Module
     return importlib.import_module("function_app")
 
 
-def route_table(app: object) -> dict[str, tuple[list[str], str]]:
+def route_table(app: object) -> dict[tuple[str, str], tuple[list[str], str]]:
+    """(route, function name) -> (methods, auth level): one route may have two functions."""
     found = {}
     for function in app.get_functions():  # type: ignore[attr-defined]
         trigger = function.get_trigger()
         methods = sorted(str(getattr(m, "value", m)) for m in trigger.methods)
-        found[trigger.route] = (methods, str(getattr(trigger.auth_level, "value", "")).lower())
+        level = str(getattr(trigger.auth_level, "value", "")).lower()
+        found[(trigger.route, function.get_function_name())] = (methods, level)
     return found
 
 
 def test_routes_methods_and_auth_levels(monkeypatch: pytest.MonkeyPatch) -> None:
     module = fresh_import(monkeypatch, GOOD_ENV)
     assert route_table(module.app) == {
-        routes.NEGOTIATE: (["POST"], "anonymous"),
-        routes.EVENTS: (["GET", "OPTIONS", "POST"], "anonymous"),
-        routes.HEALTH: (["GET"], "anonymous"),
-        routes.STREAM: (["GET"], "anonymous"),
-        routes.KEYFRAMES: (["POST"], "anonymous"),
-        routes.SEGMENTS: (["POST"], "anonymous"),
+        (routes.NEGOTIATE, "negotiate"): (["POST"], "anonymous"),
+        (routes.EVENTS, "webpubsub_events"): (["GET", "OPTIONS", "POST"], "anonymous"),
+        (routes.HEALTH, "health"): (["GET"], "anonymous"),
+        (routes.STREAM, "stream_state"): (["GET"], "anonymous"),
+        (routes.STREAM, "delete_stream"): (["DELETE"], "anonymous"),
+        (routes.KEYFRAMES, "upload_keyframe"): (["POST"], "anonymous"),
+        (routes.SEGMENTS, "upload_segment"): (["POST"], "anonymous"),
+        (routes.RECORDING, "recording_index"): (["GET"], "anonymous"),
+        (routes.DOWNLOAD, "recording_download"): (["GET"], "anonymous"),
+        (routes.BLOB, "recording_blob"): (["GET"], "anonymous"),
+        (routes.OEMBED, "oembed"): (["GET"], "anonymous"),
     }
     assert (routes.STREAM, routes.KEYFRAMES, routes.SEGMENTS) == (
         "streams/{streamId}",
         "streams/{streamId}/keyframes",
         "streams/{streamId}/segments",
+    )
+    assert (routes.RECORDING, routes.DOWNLOAD, routes.BLOB, routes.OEMBED) == (
+        "streams/{streamId}/recording",
+        "streams/{streamId}/recording.jsonl",
+        "streams/{streamId}/blobs/{*name}",
+        "oembed",
     )
     assert routes.EVENT_HANDLER_PATH == "/api/webpubsub/events"
 

@@ -247,8 +247,8 @@ def test_the_manifest_round_trips_and_refuses_what_it_did_not_write() -> None:
     doc = json.loads(manifest.to_json())
     assert parse_manifest(doc, SID) == manifest
     assert set(doc) == {
-        "format", "streamId", "createdAt", "updatedAt", "title", "lang", "ended", "head",
-        "keyframes", "segments", "gaps", "upload",
+        "format", "streamId", "createdAt", "updatedAt", "title", "lang", "ended", "record",
+        "head", "keyframes", "segments", "gaps", "markers", "upload",
     }  # fmt: skip
     for broken in (
         None,
@@ -278,6 +278,7 @@ def test_the_join_document_is_spliced_from_stored_bodies() -> None:
         "lang": "python",
         "ended": False,
         "head": {"epoch": "e1", "v": 1, "t": seg.t1},
+        "markers": [],
         "keyframe": json.loads(kf.body),
         "segments": [json.loads(seg.body)],
     }

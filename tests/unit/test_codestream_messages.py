@@ -176,6 +176,18 @@ CATCH = {
         ("control", STREAMER, {"streamId": SID, "lang": "rust"}, Control(SID, lang="rust")),
         ("control", STREAMER, {"streamId": SID, "title": ""}, Control(SID, title="")),
         ("control", STREAMER, {"streamId": SID, "ended": True}, Control(SID, ended=True)),
+        (
+            "control",
+            STREAMER,
+            {"streamId": SID, "marker": "  step 2: tests "},
+            Control(SID, marker="step 2: tests"),
+        ),
+        (
+            "control",
+            STREAMER,
+            {"streamId": SID, "title": "T", "marker": "m" * 80},
+            Control(SID, title="T", marker="m" * 80),
+        ),
     ],
 )
 def test_user_event_accepted(name: str, state: ConnState, data: Any, expected: object) -> None:
@@ -308,6 +320,12 @@ BIG_DOC = "x" * (MAX_DOC_CHUNK_BYTES + 1)
         ("control", STREAMER, dumps({"streamId": SID, "ended": False}), True, Code.BAD_SCHEMA),
         ("control", STREAMER, dumps({"streamId": SID, "lang": 1}), True, Code.BAD_SCHEMA),
         ("control", STREAMER, dumps({"streamId": SID, "mode": "x"}), True, Code.BAD_SCHEMA),
+        ("control", STREAMER, dumps({"streamId": SID, "marker": ""}), True, Code.BAD_SCHEMA),
+        ("control", STREAMER, dumps({"streamId": SID, "marker": " \t"}), True, Code.BAD_SCHEMA),
+        ("control", STREAMER, dumps({"streamId": SID, "marker": None}), True, Code.BAD_SCHEMA),
+        ("control", STREAMER, dumps({"streamId": SID, "marker": "a\u0007"}), True, Code.BAD_SCHEMA),
+        ("control", STREAMER, dumps({"streamId": SID, "marker": "m" * 81}), True, Code.TOO_LARGE),
+        ("control", WATCHER, dumps({"streamId": SID, "marker": "m"}), True, Code.WRONG_ROLE),
     ],
 )
 def test_user_event_refused(
@@ -431,4 +449,9 @@ def test_server_messages() -> None:
         "type": "control",
         "streamId": SID,
         "ended": True,
+    }
+    assert control_message(Control(SID, marker="step 2"), 1_700_000_000_123) == {
+        "type": "control",
+        "streamId": SID,
+        "marker": {"label": "step 2", "t": 1_700_000_000_123},  # t: the server's time
     }

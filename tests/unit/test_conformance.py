@@ -198,3 +198,32 @@ def test_compacted_catchups_mean_the_deltas_and_are_accepted(case: dict[str, Any
     body = json.dumps(catchup).encode()
     state = ConnState(Role.STREAMER, EVENTS["stream"])
     assert isinstance(check_user_event("catchup", body, True, state, 1_700_000_000.0), Checked)
+
+
+REPLAY = vectors.load("replay")
+
+
+@pytest.mark.parametrize("case", REPLAY["labels"], ids=lambda c: repr(c["raw"])[:40])
+def test_marker_labels(case: dict[str, Any]) -> None:
+    from codestream.markers import parse_label
+
+    raw = vectors.expand(case["raw"], LIMITS)
+    result = parse_label(raw)
+    if "code" in case:
+        assert isinstance(result, Refusal)
+        assert result.code == case["code"]
+    else:
+        assert result == vectors.expand(case["label"], LIMITS)
+
+
+@pytest.mark.parametrize("case", REPLAY["links"], ids=lambda c: c["url"][-40:])
+def test_stream_links(case: dict[str, Any]) -> None:
+    from codestream.oembed import parse_link
+
+    link = parse_link(case["url"], REPLAY["site"])
+    if case["link"] is None:
+        assert link is None
+    else:
+        assert link is not None
+        found = {"streamId": link.stream_id, "t": link.time, "m": link.marker}
+        assert {k: v for k, v in found.items() if v is not None} == case["link"]

@@ -94,8 +94,8 @@ def test_which_side_refused_a_handshake() -> None:
 def test_hops_are_a_list_each_needing_only_earlier_hops() -> None:
     names = [hop.name for hop in HOPS]
     assert names == [
-        "site", "health", "cors", "negotiate", "store", "load", "streamer", "watcher", "delta",
-        "presence",
+        "site", "health", "cors", "negotiate", "store", "load", "recording", "streamer",
+        "watcher", "delta", "presence", "delete",
     ]  # fmt: skip
     for index, hop in enumerate(HOPS):
         assert set(hop.needs) <= set(names[:index]), hop.name

@@ -1,15 +1,20 @@
-"""Fuzz the running dev host's `/api/negotiate`, `/api/webpubsub/events` and the stream
-storage endpoints (`/api/streams/{id}`, `.../keyframes`, `.../segments`).
+"""Fuzz the running dev host's `/api/negotiate`, `/api/webpubsub/events`, the stream
+storage endpoints (`/api/streams/{id}`, `.../keyframes`, `.../segments`) and the replay
+endpoints (`.../recording`, `.../recording.jsonl`, `.../blobs/{name}`, `DELETE
+/api/streams/{id}`, `/api/oembed`).
 
-`python -m tools.fuzz.http --requests 5000 --storage-requests 5000` starts its own dev host
-(with its emulator and Azurite), sends that many generated requests of each kind (malformed,
-oversized, forged, replayed, every method, binary garbage, correctly signed events with hostile
-contents; uploads with missing, wrong, altered and other streams' owner keys, genuine uploads
-racing each other, corrupt and out-of-order ones, conditional and compressed reads), tallies
-the answers, and fails on any 5xx, on a forged event or upload being accepted, on a traceback
-in the server's log, or on the server dying. At the end a normal streamer and watcher must
-still work end to end, storage included, and the fuzzed stream's stored history must still
-replay.
+`python -m tools.fuzz.http --requests 5000 --storage-requests 5000 --replay-requests 5000`
+starts its own dev host (with its emulator and Azurite), sends that many generated requests
+of each kind (malformed, oversized, forged, replayed, every method, binary garbage, correctly
+signed events with hostile contents; uploads with missing, wrong, altered and other streams'
+owner keys, genuine uploads racing each other, corrupt and out-of-order ones, conditional and
+compressed reads; recording reads with real, forged, traversing and malformed blob names,
+deletes with every kind of key, oEmbed with hostile links and parameters), tallies the
+answers, and fails on any 5xx, on a forged event, upload or delete being accepted, on a
+traceback in the server's log, or on the server dying. At the end a normal streamer and
+watcher must still work end to end, storage included, the fuzzed stream's stored history
+must still replay and its download hold one line per stored body, and a recording deleted by
+its owner during the run must be 410 on every read.
 """
 
 from __future__ import annotations
@@ -20,15 +25,16 @@ import json
 import random
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from codestream import ids, signature
 from codestream.contract import CONTRACT
 from codestream.delta import DeltaError
-from codestream.history import replay
+from codestream.history import Segment, parse_segment, replay
 from codestream.state import ConnState, Role
 from codestream.tickets import Tickets
 from harness.devhost import Peer, RunningDevHost, start_devhost
@@ -65,6 +71,10 @@ class Known:
     tickets: Tickets
     other_owner_key: str = ""  # of a second real stream, for replays across streams
     model: StreamerModel | None = None  # the fuzzed stream's genuine history
+    victim_id: str = ""  # a third stream, the only one the fuzz deletes with its real key
+    victim_key: str = ""
+    names: list[str] = field(default_factory=list)  # blob names of genuine uploads
+    victim_deleted: bool = False
 
 
 def _junk_json(rng: random.Random, depth: int = 0) -> Any:
@@ -308,8 +318,14 @@ def _upload_body(rng: random.Random, known: Known, kind: str) -> bytes:
         model.replace(start, start + rng.randrange(4), rng.choice(["a", "é", "😀", "\n", ""]))
         if rng.random() < 0.1:
             model.control(title=rng.choice(["t", "x" * 120]))
+        if rng.random() < 0.1:
+            model.control(marker=rng.choice([" step ", "é😀", "x" * 80, "<b>&</b>"]))
         segment = model.cut()
-        return json.dumps(segment).encode()
+        data = json.dumps(segment).encode()
+        parsed = parse_segment(data)
+        if isinstance(parsed, Segment):
+            known.names.append(parsed.name)
+        return data
     roll = rng.random()
     if roll < 0.1:  # just over the limits
         size = LIMITS["keyframeBytes" if kind == "keyframes" else "segmentBytes"]
@@ -349,6 +365,87 @@ def storage_request(rng: random.Random, known: Known) -> Request:
     body = _upload_body(rng, known, kind)
     forged = method == "POST" and not good
     return Request("upload", method, f"/api/streams/{sid}/{kind}", headers, body, forged)
+
+
+BLOB_JUNK = [
+    "manifest.json", "k/../manifest.json", "k/e1/0-zzzzzzzz", "s/e1/1-1-",
+    "k/e1/0-abcdef12/", "k//0-abcdef12", "K/e1/0-abcdef12", "k/e1/99999999999999999-abcdef12",
+    "%2e%2e%2fmanifest.json", "k/e1/0-abcdef12%00", "s/e1/1-1-00000000", "", "ẞ/é/1-1-aaaaaaaa",
+]  # fmt: skip
+
+
+def _blob_name(rng: random.Random, known: Known) -> str:
+    roll = rng.random()
+    if roll < 0.5 and known.names:
+        return rng.choice(known.names)
+    if roll < 0.6:
+        epoch = rng.choice(["e1", "x" * 64, "x" * 65, "-", "_"])
+        return f"k/{epoch}/{rng.randrange(10**6)}-{secrets.token_hex(4)}"
+    return rng.choice(BLOB_JUNK)
+
+
+def _oembed_query(rng: random.Random, known: Known, site: str) -> dict[str, str]:
+    sid = rng.choice([known.stream_id, known.victim_id, ids.new_stream_id(), "bad!id", ""])
+    time_value = rng.choice(["1:05", "99", "-1", '"><x>'])
+    url = rng.choice(
+        [
+            f"{site}/watch.html#{sid}",
+            f"{site}/embed.html?s={sid}",
+            f"{site}/watch.html#{sid}&t={time_value}",
+            f"{site}/watch.html#{sid}&m={rng.choice(['1', '0', 'x'])}",
+            f"https://evil.example/watch.html#{sid}",
+            f"{site}/index.html#{sid}",
+            f"javascript:alert(1)//{site}/watch.html#{sid}",
+            f"{site}/watch.html#{sid}" + "&x" * rng.choice([1, 1500]),
+            "".join(chr(rng.randrange(1, 0x2FFF)) for _ in range(rng.randrange(40))),
+        ]
+    )
+    query: dict[str, str] = {}
+    if rng.random() < 0.95:
+        query["url"] = url
+    if rng.random() < 0.3:
+        query["format"] = rng.choice(["json", "xml", "", "JSON", "x" * 300])
+    for bound in ("maxwidth", "maxheight"):
+        if rng.random() < 0.3:
+            query[bound] = rng.choice(["640", "0", "-5", "1", "99999999999", "1.5", "a", ""])
+    return query
+
+
+def replay_request(rng: random.Random, known: Known, site: str) -> Request:
+    kind = rng.choice(["recording", "download", "blob", "blob", "delete", "oembed"])
+    sid, right = _stream_path(rng, known)
+    if kind != "delete" and rng.random() < 0.15:
+        sid = known.victim_id
+    method = "GET" if rng.random() < 0.9 else rng.choice(METHODS)
+    headers = {"Accept-Encoding": rng.choice(["gzip", "identity", "gzip;q=0", "*", ""])}
+    if rng.random() < 0.2:
+        headers["If-None-Match"] = rng.choice(['"x"', "*", 'W/"0x1"', "", '"abcdef12-gzip"'])
+    if kind == "oembed":
+        query = "&".join(
+            f"{k}={quote(v, safe='')}" for k, v in _oembed_query(rng, known, site).items()
+        )
+        return Request("oembed", method, f"/api/oembed?{query}", headers, b"")
+    if kind == "recording":
+        return Request("recording", method, f"/api/streams/{sid}/recording", headers, b"")
+    if kind == "download":
+        return Request("download", method, f"/api/streams/{sid}/recording.jsonl", headers, b"")
+    if kind == "blob":
+        name = _blob_name(rng, known)
+        return Request("blob", method, f"/api/streams/{sid}/blobs/{name}", headers, b"")
+    # DELETE: the fuzzed and other streams only with keys that are not theirs; the victim
+    # sometimes with its own
+    if rng.random() < 0.2 and sid == known.stream_id:
+        sid, right = known.victim_id, known.victim_key
+    authorization, good = _authorization(rng, known, right)
+    if sid != known.victim_id and good:  # never delete the fuzzed streams themselves
+        authorization, good = f"Bearer {right[::-1]}", False
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    method = "DELETE" if rng.random() < 0.9 else rng.choice(METHODS)
+    forged = method == "DELETE" and not good
+    if method == "DELETE" and good:
+        known.victim_deleted = True
+    return Request("delete", method, f"/api/streams/{sid}", headers, b"", forged)
 
 
 def generate(rng: random.Random, known: Known) -> Request:
@@ -408,7 +505,7 @@ async def _send(
             tally.problem(f"{kind}: connection dropped ({exc})")
         return
     tally.record(kind, outcome)
-    if resp.status >= 500:
+    if resp.status >= 500 and not (resp.status == 501 and req.kind == "oembed"):
         tally.problem(f"{kind}: {resp.status} {body[:200]!r}")
     elif req.forged and 200 <= resp.status < 300:
         shown = {k: ("<redacted>" if k == "Authorization" else v) for k, v in req.headers.items()}
@@ -469,6 +566,51 @@ async def _new_stream(session: aiohttp.ClientSession, host: RunningDevHost) -> t
     return answer["streamId"], answer["ownerKey"]
 
 
+async def _record_victim(
+    session: aiohttp.ClientSession, host: RunningDevHost, known: Known, tally: Tally
+) -> None:
+    """The stream the fuzz may delete: a keyframe, and a segment with a marker."""
+    client = StreamsClient(session, host.url)
+    model = StreamerModel(doc="to be deleted\n")
+    answers = [await client.keyframe(known.victim_id, known.victim_key, model.keyframe())]
+    model.replace(0, 0, "# ")
+    model.control(marker="victim")
+    answers.append(await client.segment(known.victim_id, known.victim_key, model.cut() or {}))
+    if [a.status for a in answers] != [200, 200]:
+        tally.problem(f"the victim stream's uploads answered {[a.status for a in answers]}")
+
+
+async def check_replay(host: RunningDevHost, known: Known, tally: Tally) -> None:
+    """The fuzzed stream's recording is whole (one download line per indexed body, each
+    served as a blob); a recording deleted by its owner is 410 on every read."""
+    async with aiohttp.ClientSession() as session:
+        client = StreamsClient(session, host.url)
+        index = await client.recording(known.stream_id)
+        download = await client.download(known.stream_id)
+        if (index.status, download.status) != (200, 200):
+            tally.problem(f"the fuzzed recording answered {index.status}, {download.status}")
+            return
+        entries = index.json()["keyframes"] + index.json()["segments"]
+        lines = download.body.decode().splitlines()
+        if len(lines) != 1 + len(entries) or json.loads(lines[0])["type"] != "recording":
+            tally.problem(f"the download has {len(lines)} lines for {len(entries)} bodies")
+        for entry in rng_sample(entries):
+            if (await client.blob(known.stream_id, entry["name"])).status != 200:
+                tally.problem(f"indexed blob {entry['name']} is not served")
+        victim = [
+            await client.join_state(known.victim_id),
+            await client.recording(known.victim_id),
+            await client.download(known.victim_id),
+        ]
+        expected = 410 if known.victim_deleted else 200
+        if [a.status for a in victim] != [expected] * 3:
+            tally.problem(f"the victim (deleted: {known.victim_deleted}) reads {victim}")
+
+
+def rng_sample(entries: list[Any]) -> list[Any]:
+    return entries[:: max(1, len(entries) // 20)]
+
+
 async def check_stored_history(host: RunningDevHost, known: Known, tally: Tally) -> None:
     """Whatever the fuzz did, the fuzzed stream's join state must still replay."""
     async with aiohttp.ClientSession() as session:
@@ -487,13 +629,18 @@ async def check_stored_history(host: RunningDevHost, known: Known, tally: Tally)
 
 
 async def fuzz(
-    host: RunningDevHost, requests: int, seed: int, storage_requests: int | None = None
+    host: RunningDevHost,
+    requests: int,
+    seed: int,
+    storage_requests: int | None = None,
+    replay_requests: int | None = None,
 ) -> Tally:
     """`requests` of the negotiate/events mix, then as many (or `storage_requests`) storage
-    requests, interleaved."""
+    requests and as many (or `replay_requests`) replay requests, interleaved."""
     rng = random.Random(seed)
     tally = Tally(f"dev host HTTP fuzz (seed {seed})")
     storage_requests = requests if storage_requests is None else storage_requests
+    replay_requests = requests if replay_requests is None else replay_requests
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         sid, key = await _new_stream(session, host)
         other_sid, other_key = await _new_stream(session, host)
@@ -505,6 +652,8 @@ async def fuzz(
         start = await StreamsClient(session, host.url).keyframe(sid, key, known.model.keyframe())
         if start.status != 200:
             tally.problem(f"the first keyframe answered {start.status}")
+        known.victim_id, known.victim_key = await _new_stream(session, host)
+        await _record_victim(session, host, known, tally)
         queue: asyncio.Queue[Request | None] = asyncio.Queue(maxsize=CONCURRENCY * 2)
 
         async def worker() -> None:
@@ -515,10 +664,15 @@ async def fuzz(
                     tally.problem(f"{req.kind} failed in the fuzzer: {exc!r}")
 
         workers = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
-        plan = ["http"] * requests + ["storage"] * storage_requests
+        plan = ["http"] * requests + ["storage"] * storage_requests + ["replay"] * replay_requests
         rng.shuffle(plan)
         for kind in plan:
-            await queue.put(generate(rng, known) if kind == "http" else storage_request(rng, known))
+            if kind == "http":
+                await queue.put(generate(rng, known))
+            elif kind == "storage":
+                await queue.put(storage_request(rng, known))
+            else:
+                await queue.put(replay_request(rng, known, host.url))
         for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
@@ -526,6 +680,7 @@ async def fuzz(
         tally.problem(f"the dev host died with {host.process.process.returncode}")
         return tally
     await check_stored_history(host, known, tally)
+    await check_replay(host, known, tally)
     try:
         async with aiohttp.ClientSession() as session:
             await asyncio.wait_for(still_works(host, session), 60)
@@ -544,10 +699,14 @@ def app_tracebacks(log: str) -> list[str]:
 
 
 def main() -> int:
-    args = arguments("python -m tools.fuzz.http", "requests", 2000, "storage-requests")
+    args = arguments(
+        "python -m tools.fuzz.http", "requests", 2000, "storage-requests", "replay-requests"
+    )
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
     with start_devhost() as host:
-        tally = asyncio.run(fuzz(host, args.requests, seed, args.storage_requests))
+        tally = asyncio.run(
+            fuzz(host, args.requests, seed, args.storage_requests, args.replay_requests)
+        )
     print(tally.report())
     return 1 if tally.problems else 0
 
