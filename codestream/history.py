@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from codestream import fields
 from codestream.contract import CONTRACT, Contract
 from codestream.delta import DeltaError, apply_changes, check_changes, check_shape, utf16_length
 from codestream.errors import Code, Refusal
-from codestream.http import parse_json
 from codestream.markers import PlacedMarker, parse_label, place_markers
 from codestream.messages import parse_selection
 
@@ -87,68 +87,19 @@ class Segment:
         return tuple(PlacedMarker(m.label, m.v, min(m.t, c.max_version)) for m in placed)
 
 
-def _object(body: bytes, max_bytes: int, what: str) -> dict[str, Any] | Refusal:
-    if len(body) > max_bytes:
-        msg = f"{what} is {len(body)} bytes; the limit is {max_bytes}"
-        return Refusal(Code.TOO_LARGE, msg)
-    try:
-        value = parse_json(body)
-    except ValueError:
-        return Refusal(Code.BAD_JSON, f"{what} is not valid UTF-8 JSON")
-    if not isinstance(value, dict):
-        return Refusal(Code.BAD_SCHEMA, f"{what} must be a JSON object")
-    return value
-
-
-def _fields(value: dict[str, Any], required: set[str], optional: set[str]) -> Refusal | None:
-    extra = sorted(set(value) - required - optional)
-    if extra:
-        return Refusal(Code.BAD_SCHEMA, f"unknown field(s): {', '.join(extra)}")
-    missing = sorted(required - set(value))
-    if missing:
-        return Refusal(Code.BAD_SCHEMA, f"missing field(s): {', '.join(missing)}")
-    return None
-
-
-def _int(value: Any, name: str, c: Contract) -> int | Refusal:
-    if type(value) is not int or not 0 <= value <= c.max_version:
-        return Refusal(Code.BAD_SCHEMA, f"{name} must be an integer from 0 to 2^53-1")
-    return value
-
-
-def _epoch(value: Any, c: Contract) -> str | Refusal:
-    if not isinstance(value, str) or not c.epoch.fullmatch(value):
-        return Refusal(Code.BAD_SCHEMA, "epoch must be 1-64 characters of [A-Za-z0-9_-]")
-    return value
-
-
-def _lang(value: Any, c: Contract) -> str | Refusal:
-    if not isinstance(value, str) or not c.lang.fullmatch(value):
-        return Refusal(Code.BAD_SCHEMA, "lang must be up to 40 characters of [A-Za-z0-9+#._-]")
-    return value
-
-
-def _title(value: Any, c: Contract) -> str | Refusal:
-    if not isinstance(value, str):
-        return Refusal(Code.BAD_SCHEMA, "title must be a string")
-    if len(value) > c.title_chars:
-        return Refusal(Code.TOO_LARGE, f"title is over {c.title_chars} characters")
-    return value
-
-
 def parse_keyframe(body: bytes, c: Contract = CONTRACT) -> Keyframe | Refusal:
-    value = _object(body, c.keyframe_bytes, "keyframe")
+    value = fields.json_object(body, c.keyframe_bytes, "keyframe")
     if isinstance(value, Refusal):
         return value
-    if refusal := _fields(value, {"epoch", "v", "t", "doc"}, {"lang", "title", "record"}):
+    if refusal := fields.exact_keys(value, {"epoch", "v", "t", "doc"}, {"lang", "title", "record"}):
         return refusal
-    epoch = _epoch(value["epoch"], c)
+    epoch = fields.epoch(value["epoch"], "epoch", c)
     if isinstance(epoch, Refusal):
         return epoch
-    v = _int(value["v"], "v", c)
+    v = fields.version(value["v"], "v", c)
     if isinstance(v, Refusal):
         return v
-    t = _int(value["t"], "t", c)
+    t = fields.version(value["t"], "t", c)
     if isinstance(t, Refusal):
         return t
     doc = value["doc"]
@@ -159,12 +110,12 @@ def parse_keyframe(body: bytes, c: Contract = CONTRACT) -> Keyframe | Refusal:
     stored: dict[str, Any] = {"epoch": epoch, "v": v, "t": t, "doc": doc}
     lang = title = None
     if "lang" in value:
-        checked_lang = _lang(value["lang"], c)
+        checked_lang = fields.lang(value["lang"], c)
         if isinstance(checked_lang, Refusal):
             return checked_lang
         lang = stored["lang"] = checked_lang
     if "title" in value:
-        checked_title = _title(value["title"], c)
+        checked_title = fields.title(value["title"], c)
         if isinstance(checked_title, Refusal):
             return checked_title
         title = stored["title"] = checked_title
@@ -226,19 +177,19 @@ def _controls(raw: Any, c: Contract) -> tuple[list[Any], Controls, int] | Refusa
             return dt
         previous = dt
         change = item[1]
-        if refusal := _fields(change, set(), {"lang", "title", "ended", "marker"}):
+        if refusal := fields.exact_keys(change, set(), {"lang", "title", "ended", "marker"}):
             return Refusal(refusal.code, f"controls[{i}]: {refusal.message}")
         if not change:
             return Refusal(Code.BAD_SCHEMA, f"controls[{i}] changes nothing")
         out: dict[str, Any] = {}
         lang, title, ended, markers = folded.lang, folded.title, folded.ended, folded.markers
         if "lang" in change:
-            checked_lang = _lang(change["lang"], c)
+            checked_lang = fields.lang(change["lang"], c)
             if isinstance(checked_lang, Refusal):
                 return checked_lang
             lang = out["lang"] = checked_lang
         if "title" in change:
-            checked_title = _title(change["title"], c)
+            checked_title = fields.title(change["title"], c)
             if isinstance(checked_title, Refusal):
                 return checked_title
             title = out["title"] = checked_title
@@ -258,21 +209,23 @@ def _controls(raw: Any, c: Contract) -> tuple[list[Any], Controls, int] | Refusa
 
 
 def parse_segment(body: bytes, c: Contract = CONTRACT) -> Segment | Refusal:
-    value = _object(body, c.segment_bytes, "segment")
+    value = fields.json_object(body, c.segment_bytes, "segment")
     if isinstance(value, Refusal):
         return value
-    if refusal := _fields(value, {"epoch", "from", "to", "t0", "deltas", "controls"}, set()):
+    if refusal := fields.exact_keys(
+        value, {"epoch", "from", "to", "t0", "deltas", "controls"}, set()
+    ):
         return refusal
-    epoch = _epoch(value["epoch"], c)
+    epoch = fields.epoch(value["epoch"], "epoch", c)
     if isinstance(epoch, Refusal):
         return epoch
-    from_v = _int(value["from"], "from", c)
+    from_v = fields.version(value["from"], "from", c)
     if isinstance(from_v, Refusal):
         return from_v
-    to_v = _int(value["to"], "to", c)
+    to_v = fields.version(value["to"], "to", c)
     if isinstance(to_v, Refusal):
         return to_v
-    t0 = _int(value["t0"], "t0", c)
+    t0 = fields.version(value["t0"], "t0", c)
     if isinstance(t0, Refusal):
         return t0
     deltas = _deltas(value["deltas"], c)

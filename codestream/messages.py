@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from codestream import fields
 from codestream.contract import CONTRACT, Contract
 from codestream.delta import DeltaError, check_shape
 from codestream.errors import Code, Refusal
-from codestream.http import parse_json
 from codestream.markers import parse_label
 from codestream.ratelimit import Limit, take
 from codestream.state import ConnState, Role
@@ -51,18 +51,6 @@ class WatchStream:
 NegotiateRequest = NewStream | ResumeStream | WatchStream
 
 
-def _json_object(body: bytes, max_bytes: int) -> dict[str, Any] | Refusal:
-    if len(body) > max_bytes:
-        return Refusal(Code.TOO_LARGE, f"body is {len(body)} bytes; the limit is {max_bytes}")
-    try:
-        value = parse_json(body)
-    except ValueError:
-        return Refusal(Code.BAD_JSON, "body is not valid UTF-8 JSON")
-    if not isinstance(value, dict):
-        return Refusal(Code.BAD_SCHEMA, "body must be a JSON object")
-    return value
-
-
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -72,13 +60,6 @@ def json_string_bytes(text: str) -> int:
     where Python would write its 3 raw bytes."""
     raw = len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")) - 2
     return raw + 3 * len(_LONE_SURROGATE.findall(text))
-
-
-def _unknown_keys(value: dict[str, Any], allowed: set[str]) -> Refusal | None:
-    extra = sorted(set(value) - allowed)
-    if extra:
-        return Refusal(Code.BAD_SCHEMA, f"unknown field(s): {', '.join(extra)}")
-    return None
 
 
 def _stream_id(value: dict[str, Any], c: Contract = CONTRACT) -> str | Refusal:
@@ -91,10 +72,10 @@ def _stream_id(value: dict[str, Any], c: Contract = CONTRACT) -> str | Refusal:
 
 
 def parse_negotiate(body: bytes, c: Contract = CONTRACT) -> NegotiateRequest | Refusal:
-    value = _json_object(body or b"{}", c.negotiate_bytes)
+    value = fields.json_object(body or b"{}", c.negotiate_bytes)
     if isinstance(value, Refusal):
         return value
-    if refusal := _unknown_keys(value, {"streamId", "ownerKey"}):
+    if refusal := fields.unknown_keys(value, {"streamId", "ownerKey"}):
         return refusal
     if not value:
         return NewStream()
@@ -173,32 +154,17 @@ class Watchers:
 UserEvent = Sync | Snapshot | Control | Catchup | Watchers
 
 
-def _version(value: Any, name: str, c: Contract) -> int | Refusal:
-    if type(value) is not int or not 0 <= value <= c.max_version:
-        return Refusal(Code.BAD_SCHEMA, f"{name} must be an integer from 0 to 2^53-1")
-    return value
-
-
-def _epoch(value: Any, name: str, c: Contract) -> str | Refusal:
-    if not isinstance(value, str) or not c.epoch.fullmatch(value):
-        return Refusal(Code.BAD_SCHEMA, f"{name} must be 1-64 characters of [A-Za-z0-9_-]")
-    return value
-
-
 def _lang_title(value: dict[str, Any], c: Contract) -> tuple[str | None, str | None] | Refusal:
     lang, title = value.get("lang"), value.get("title")
-    if lang is not None and (not isinstance(lang, str) or not c.lang.fullmatch(lang)):
-        return Refusal(Code.BAD_SCHEMA, "lang must be up to 40 characters of [A-Za-z0-9+#._-]")
-    if title is not None:
-        if not isinstance(title, str):
-            return Refusal(Code.BAD_SCHEMA, "title must be a string")
-        if len(title) > c.title_chars:
-            return Refusal(Code.TOO_LARGE, f"title is over {c.title_chars} characters")
+    if lang is not None and isinstance(checked := fields.lang(lang, c), Refusal):
+        return checked
+    if title is not None and isinstance(checked := fields.title(title, c), Refusal):
+        return checked
     return lang, title
 
 
 def parse_sync(value: dict[str, Any], stream_id: str, c: Contract) -> Sync | Refusal:
-    if refusal := _unknown_keys(value, {"streamId", "have"}):
+    if refusal := fields.unknown_keys(value, {"streamId", "have"}):
         return refusal
     if "have" not in value:
         return Refusal(Code.BAD_SCHEMA, "have is required (null or {epoch, v})")
@@ -207,20 +173,13 @@ def parse_sync(value: dict[str, Any], stream_id: str, c: Contract) -> Sync | Ref
         return Sync(stream_id, None)
     if not isinstance(have, dict) or set(have) != {"epoch", "v"}:
         return Refusal(Code.BAD_SCHEMA, "have must be null or exactly {epoch, v}")
-    epoch = _epoch(have["epoch"], "have.epoch", c)
-    v = _version(have["v"], "have.v", c)
+    epoch = fields.epoch(have["epoch"], "have.epoch", c)
+    v = fields.version(have["v"], "have.v", c)
     if isinstance(epoch, Refusal):
         return epoch
     if isinstance(v, Refusal):
         return v
     return Sync(stream_id, Have(epoch, v))
-
-
-def _missing(value: dict[str, Any], required: set[str]) -> Refusal | None:
-    missing = sorted(required - set(value))
-    if missing:
-        return Refusal(Code.BAD_SCHEMA, f"missing field(s): {', '.join(missing)}")
-    return None
 
 
 def _to_and_ticket(value: dict[str, Any], c: Contract) -> tuple[str, str] | Refusal:
@@ -235,17 +194,17 @@ def _to_and_ticket(value: dict[str, Any], c: Contract) -> tuple[str, str] | Refu
 
 def parse_snapshot(value: dict[str, Any], stream_id: str, c: Contract) -> Snapshot | Refusal:
     allowed = {"streamId", "to", "ticket", "epoch", "v", "doc", "chunk", "lang", "title"}
-    if refusal := _unknown_keys(value, allowed):
+    if refusal := fields.unknown_keys(value, allowed):
         return refusal
-    if refusal := _missing(value, {"to", "ticket", "epoch", "v", "doc", "chunk"}):
+    if refusal := fields.missing_keys(value, {"to", "ticket", "epoch", "v", "doc", "chunk"}):
         return refusal
     target = _to_and_ticket(value, c)
     if isinstance(target, Refusal):
         return target
-    epoch = _epoch(value["epoch"], "epoch", c)
+    epoch = fields.epoch(value["epoch"], "epoch", c)
     if isinstance(epoch, Refusal):
         return epoch
-    v = _version(value["v"], "v", c)
+    v = fields.version(value["v"], "v", c)
     if isinstance(v, Refusal):
         return v
     doc = value["doc"]
@@ -282,20 +241,20 @@ def parse_selection(value: Any) -> tuple[int, int] | None:
 
 def parse_catchup(value: dict[str, Any], stream_id: str, c: Contract) -> Catchup | Refusal:
     allowed = {"streamId", "to", "ticket", "epoch", "from", "v", "changes", "sel", "lang", "title"}
-    if refusal := _unknown_keys(value, allowed):
+    if refusal := fields.unknown_keys(value, allowed):
         return refusal
-    if refusal := _missing(value, {"to", "ticket", "epoch", "from", "v", "changes"}):
+    if refusal := fields.missing_keys(value, {"to", "ticket", "epoch", "from", "v", "changes"}):
         return refusal
     target = _to_and_ticket(value, c)
     if isinstance(target, Refusal):
         return target
-    epoch = _epoch(value["epoch"], "epoch", c)
+    epoch = fields.epoch(value["epoch"], "epoch", c)
     if isinstance(epoch, Refusal):
         return epoch
-    from_v = _version(value["from"], "from", c)
+    from_v = fields.version(value["from"], "from", c)
     if isinstance(from_v, Refusal):
         return from_v
-    v = _version(value["v"], "v", c)
+    v = fields.version(value["v"], "v", c)
     if isinstance(v, Refusal):
         return v
     if from_v > v:
@@ -319,13 +278,13 @@ def parse_catchup(value: dict[str, Any], stream_id: str, c: Contract) -> Catchup
 
 
 def parse_watchers(value: dict[str, Any], stream_id: str, c: Contract) -> Watchers | Refusal:
-    if refusal := _unknown_keys(value, {"streamId"}):
+    if refusal := fields.unknown_keys(value, {"streamId"}):
         return refusal
     return Watchers(stream_id)
 
 
 def parse_control(value: dict[str, Any], stream_id: str, c: Contract) -> Control | Refusal:
-    if refusal := _unknown_keys(value, {"streamId", "lang", "title", "ended", "marker"}):
+    if refusal := fields.unknown_keys(value, {"streamId", "lang", "title", "ended", "marker"}):
         return refusal
     if not {"lang", "title", "ended", "marker"} & set(value):
         msg = "control needs at least one of lang, title, ended, marker"
@@ -423,7 +382,7 @@ def check_user_event(
         return Refused(Refusal(Code.RATE_LIMITED, msg), state)
     if not is_json:
         return Refused(Refusal(Code.BAD_JSON, f"send {name!r} with dataType json"), state)
-    value = _json_object(body, rule.max_bytes)
+    value = fields.json_object(body, rule.max_bytes)
     if isinstance(value, Refusal):
         return Refused(value, state)
     stream_id = _stream_id(value, contract)
