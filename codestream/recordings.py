@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from codestream import ids
-from codestream.blobs import NOT_MODIFIED, BlobStore, StorageUnavailable, StoredBlob
+from codestream.blobs import BlobStore, StorageUnavailable, StoredBlob
 from codestream.cloudevents import lower_headers
 from codestream.config import Settings
 from codestream.contract import CONTRACT
@@ -29,7 +29,7 @@ from codestream.errors import Code, Refusal
 from codestream.history import canonical_json
 from codestream.http import JSON_TYPE, HttpResult
 from codestream.joincache import JoinCache, JoinEntry
-from codestream.manifest import Manifest, ManifestError, Tombstone, deleted_refusal
+from codestream.manifest import Manifest, ManifestError, deleted_refusal
 from codestream.oembed import oembed_document, origin, parse_request
 from codestream.recording import (
     Entry,
@@ -41,7 +41,6 @@ from codestream.recording import (
     index_document,
 )
 from codestream.streams import (
-    MANIFEST,
     READ_CONCURRENCY,
     RECORDING_KEY,
     RETRY_AFTER_SECONDS,
@@ -49,7 +48,7 @@ from codestream.streams import (
     bad_stream_id,
     compress,
     etag_matches,
-    read_manifest,
+    read_entry_manifest,
 )
 
 log = logging.getLogger(__name__)
@@ -115,18 +114,12 @@ class Recordings:
         return await self._cache.get(key, lambda previous: self._load_index(stream_id, previous))
 
     async def _load_index(self, stream_id: str, previous: JoinEntry | None) -> JoinEntry:
-        known = previous.etag if previous is not None else None
-        stored = await self._store.read(f"{stream_id}/{MANIFEST}", unless_etag=known)
-        if stored is NOT_MODIFIED and previous is not None:
-            return previous
-        manifest = read_manifest(stored, stream_id)
-        if manifest is None:
-            return JoinEntry(None)
-        assert isinstance(stored, StoredBlob)  # noqa: S101
-        if isinstance(manifest, Tombstone):
-            return JoinEntry(stored.etag, deleted=True)
+        read = await read_entry_manifest(self._store, stream_id, previous)
+        if isinstance(read, JoinEntry):
+            return read
+        etag, manifest = read
         raw = index_document(manifest)
-        return JoinEntry(stored.etag, raw, await compress(raw), manifest=manifest)
+        return JoinEntry(etag, raw, await compress(raw), manifest=manifest)
 
     async def _guarded(
         self, stream_id: str, answer: Callable[[], Awaitable[HttpResult]]

@@ -42,6 +42,7 @@ from codestream.manifest import (
     AlreadyStored,
     DeleteStream,
     Head,
+    Manifest,
     ManifestError,
     Refuse,
     Stored,
@@ -135,6 +136,25 @@ def etag_matches(header: str, etag: str) -> bool:
         if tag == "*" or tag.removeprefix("W/") == ours:
             return True
     return False
+
+
+async def read_entry_manifest(
+    store: BlobStore, stream_id: str, previous: JoinEntry | None
+) -> JoinEntry | tuple[str, Manifest]:
+    """A stream's manifest for a cached answer: `previous` again when it has not changed
+    (a conditional read), the answer itself when nothing or a tombstone is stored, else the
+    manifest with its ETag to assemble a new answer from."""
+    known = previous.etag if previous is not None else None
+    stored = await store.read(f"{stream_id}/{MANIFEST}", unless_etag=known)
+    if stored is NOT_MODIFIED and previous is not None:
+        return previous
+    manifest = read_manifest(stored, stream_id)
+    if manifest is None:
+        return JoinEntry(None)
+    assert isinstance(stored, StoredBlob)  # noqa: S101 (read_manifest found a blob)
+    if isinstance(manifest, Tombstone):
+        return JoinEntry(stored.etag, deleted=True)
+    return stored.etag, manifest
 
 
 class Streams:
@@ -350,16 +370,10 @@ class Streams:
 
     async def _load_once(self, stream_id: str, previous: JoinEntry | None) -> JoinEntry:
         prefix = f"{stream_id}/"
-        known = previous.etag if previous is not None else None
-        stored = await self._store.read(prefix + MANIFEST, unless_etag=known)
-        if stored is NOT_MODIFIED and previous is not None:
-            return previous
-        manifest = read_manifest(stored, stream_id)
-        if manifest is None:
-            return JoinEntry(None)
-        assert isinstance(stored, StoredBlob)  # noqa: S101
-        if isinstance(manifest, Tombstone):
-            return JoinEntry(stored.etag, deleted=True)
+        read = await read_entry_manifest(self._store, stream_id, previous)
+        if isinstance(read, JoinEntry):
+            return read
+        etag, manifest = read
         names = [manifest.latest_keyframe().name, *(s.name for s in manifest.tail())]
         reuse = previous.blobs if previous is not None else {}
         limit = asyncio.Semaphore(READ_CONCURRENCY)
@@ -379,7 +393,7 @@ class Streams:
         found = [b for b in bodies if b is not None]
         raw = join_document(manifest, found[0], found[1:])
         gzipped = await compress(raw)
-        return JoinEntry(stored.etag, raw, gzipped, dict(zip(names, found, strict=True)))
+        return JoinEntry(etag, raw, gzipped, dict(zip(names, found, strict=True)))
 
 
 _MISSING_BLOB = JoinEntry(None)
