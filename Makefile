@@ -18,7 +18,7 @@ DEVHOST_STAMP := devhost/node_modules/.installed
 DIST_STAMP := static_web/dist/.built
 WEB_SOURCES := $(shell find static_web/src static_web/public -type f 2>/dev/null) static_web/build.mjs static_web/package.json static_web/package-lock.json static_web/staticwebapp.config.template.json
 
-.PHONY: help setup build run test lint lint-js bench clean chromium infra-tools fuzz audit soak smoke infra-mutations
+.PHONY: help setup build run test test-setup lint lint-js bench clean chromium infra-tools fuzz audit soak smoke infra-mutations
 
 help:
 	@echo "make run    - install, build and start CodeStream at http://localhost:$(PORT)"
@@ -94,10 +94,18 @@ lint-js: $(WEB_STAMP) $(NODE_HARNESS_STAMP)
 	$(JS_BIN)/tsc -p static_web/test
 	$(JS_BIN)/eslint --config static_web/eslint.config.js $(JS_LINTED)
 
-test: build $(NODE_HARNESS_STAMP) chromium $(INFRA_STAMP)
+# The installs are independent (pip, npm, apt), so they run side by side. The tests that need no
+# browser run on every core (pytest-xdist, one worker per file so that module fixtures are
+# shared); the browser tests then run alone, because their timings assume a machine that is
+# not also running a hundred other tests.
+test-setup: build $(NODE_HARNESS_STAMP) chromium $(INFRA_STAMP)
+
+test:
+	$(MAKE) --no-print-directory -j4 test-setup
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m tools.audit
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile -m "not e2e"
+	$(BIN)/pytest -m e2e
 
 # Known vulnerabilities in what ships (pip-audit, npm audit --omit=dev); part of `make test`.
 audit: $(PY_STAMP) $(WEB_STAMP)
