@@ -377,8 +377,7 @@ export class StreamHistory {
    */
   #replaceByKeyframe(/** @type {number} */ now) {
     const dropped = this.queue.slice(this.inFlight === null ? 0 : 1);
-    if (this.segment) dropped.push({ kind: "segments", body: { controls: this.segment.controls }, bytes: 0 });
-    this.#keepMarkers(dropped.flatMap(markersOf));
+    this.#keepMarkers([...dropped.flatMap(markersOf), ...(this.segment ? markersOf({ kind: "segments", body: this.segment }) : [])]);
     this.segment = null;
     this.queue = this.inFlight === null ? [] : this.queue.slice(0, 1);
     this.queue.push({ kind: "keyframes", body: null, bytes: 0 });

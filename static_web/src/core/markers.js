@@ -10,6 +10,7 @@ import { LIMITS } from "./contract.js";
  * Refused in a label: C0, DEL, C1, U+2028/U+2029, bidi embeddings/overrides/isolates, and
  * lone surrogates (checked separately: a regex over code points sees them as one unit).
  */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
 /**
@@ -111,4 +112,10 @@ export function embedCode(origin, streamId, title, height = 450) {
   const name = title.trim() ? `CodeStream: ${title.trim()}` : "CodeStream: Live code";
   const src = `${origin}/embed.html#${encodeURIComponent(streamId)}`;
   return `<iframe src="${escapeAttr(src)}" width="100%" height="${height}" loading="lazy" title="${escapeAttr(name)}" style="border:0"></iframe>`;
+}
+
+/** The record setting a stored join state (or recording index) shows: on unless it says off. */
+export function storedRecord(/** @type {unknown} */ state) {
+  const s = /** @type {{ record?: unknown, keyframe?: { record?: unknown } } | null} */ (state && typeof state === "object" ? state : null);
+  return !(s?.record === false || (s?.record === undefined && s?.keyframe?.record === false));
 }
