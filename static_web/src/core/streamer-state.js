@@ -140,6 +140,10 @@ export class StreamerState {
     /** @type {number | null} when to send the title typed last */
     this.titleAt = null;
     this.record = record;
+    // keyframes carry `record` once it is off or was turned on here (without it the setting
+    // stays as stored, so a stream recording as usual sends keyframes as before)
+    /** @type {boolean | undefined} */
+    this.recordField = record ? undefined : false;
     this.wall = wall;
     this.markers = new MarkerList();
   }
@@ -218,6 +222,7 @@ export class StreamerState {
   setRecord(/** @type {number} */ now, /** @type {boolean} */ record) {
     if (record === this.record) return [];
     this.record = record;
+    this.recordField = record;
     this.history.recordChanged(now);
     return this.#pumpHistory(now);
   }
@@ -496,7 +501,7 @@ export class StreamerState {
     doc: this.finalDoc,
     lang: this.lang,
     title: this.title,
-    record: this.record,
+    ...(this.recordField === undefined ? {} : { record: this.recordField }),
   });
 
   /** @returns {StreamerAction[]} */
