@@ -163,3 +163,51 @@ def test_markers_record_setting_embed_and_delete(browser: Browser, app_url: str)
     # no marker went live twice, whatever happened meanwhile
     assert frames.wait_markers(3) == [first, second, "after delete"]
     assert problems.items == []
+
+
+@pytest.mark.timeout(120)
+def test_a_recording_deleted_elsewhere_stops_the_uploads_and_offers_a_new_stream(
+    browser: Browser, app_url: str
+) -> None:
+    problems = Problems()
+    streamer = new_streamer(browser.new_context(), app_url)
+    # the page reports the refused upload on the console (409): expected here, nothing else
+    problems.watch(streamer.page, "streamer", allow=("409",))
+    _type(streamer, "\nstored = 1")
+    streamer.wait_sent()
+    streamer.wait_stored()
+    owner = json.loads(streamer.page.evaluate("() => localStorage.getItem('codestream.owner')"))
+    stream_id = owner["streamId"]
+    # the owner deletes it from elsewhere (another device, a script): DELETE with the key
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        f"{app_url}/api/streams/{stream_id}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {owner['ownerKey']}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback)
+        assert resp.status == 204
+    _type(streamer, "\nafter = 2")
+    streamer.wait_sent()
+    expect(streamer.page.locator("#deleted")).to_be_visible(timeout=20_000)
+    state = streamer.state()
+    assert (state["deleted"], state["storage"]) == (True, "stopped")
+    uploads = state["uploads"]
+    _type(streamer, "\nmore = 3")
+    streamer.wait_sent()
+    streamer.page.get_by_role("button", name="Marker", exact=True).click()
+    streamer.page.get_by_role("textbox", name="Marker label").press("Enter")
+    assert streamer.state()["uploads"] == uploads
+    assert recording(app_url, stream_id)[0] == 410
+    # a new stream: a new id, recording again, the text kept
+    text = streamer.doc()
+    streamer.page.locator("#deleted-new-stream").click()
+    streamer.expect_status("live")
+    streamer.page.wait_for_function(
+        "old => window.codestream.state.streamId && window.codestream.state.streamId !== old",
+        arg=stream_id,
+        timeout=20_000,
+    )
+    assert streamer.doc() == text
+    streamer.wait_stored()
+    assert recording(app_url, streamer.state()["streamId"])[0] == 200
+    assert problems.items == []
