@@ -358,9 +358,13 @@ function showMarkers() {
     }),
   );
 }
+/** A refusal from the server (a marker or another control, rate-limited or invalid), shown until the next one. */
 function showServerError(/** @type {unknown} */ detail) {
-  const d = /** @type {{ message?: unknown } | null} */ (detail);
-  if (typeof d?.message === "string") showMarkerError(`The server refused it: ${d.message}`);
+  const d = /** @type {{ code?: unknown, message?: unknown } | null} */ (detail);
+  if (typeof d?.message !== "string") return;
+  const line = byId("recording-error");
+  line.textContent = `The server refused a message (${String(d.code ?? "error")}): ${d.message}`;
+  line.hidden = false;
 }
 
 const recordBox = byId("record", HTMLInputElement);

@@ -143,9 +143,13 @@ test("a marker offline waits for the connection and goes live once, across recon
   assert.deepEqual(m, { type: "marker", n: 1, data: { streamId: SID, marker: "offline" } });
   s.dropped(3);
   assert.deepEqual(only(s.connected(4, SID), "marker"), [], "not again after a reconnect");
+  s.dropped(4);
+  s.marker(4, "while the socket is down");
+  assert.deepEqual(only(s.recovered(4), "marker").map((a) => a.data.marker), ["while the socket is down"]);
+  assert.deepEqual(only(s.recovered(4), "marker"), []);
   assert.deepEqual(only(s.marker(5, "online"), "marker").map((a) => a.data.marker), ["online"]);
-  s.markerFailed(6, 2, { refused: true, error: "rate limited" });
-  assert.equal(s.markers.items[1].live, "refused");
+  s.markerFailed(6, 3, { refused: true, error: "rate limited" });
+  assert.equal(s.markers.items[2].live, "refused");
   assert.equal(s.markers.items[0].at, 5001);
 });
 

@@ -16,7 +16,14 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from harness.pages import Problems, StreamerControls, StreamerPage, WatcherPage, new_streamer
+from harness.pages import (
+    NetworkCut,
+    Problems,
+    StreamerControls,
+    StreamerPage,
+    WatcherPage,
+    new_streamer,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -80,6 +87,7 @@ def test_markers_record_setting_embed_and_delete(browser: Browser, app_url: str)
     problems = Problems()
     s_ctx = browser.new_context()
     s_ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
+    network = NetworkCut(s_ctx)
     streamer = new_streamer(s_ctx, app_url)
     problems.watch(streamer.page, "streamer")
     controls = StreamerControls(streamer)
@@ -116,6 +124,22 @@ def test_markers_record_setting_embed_and_delete(browser: Browser, app_url: str)
     assert [m["n"] for m in index["markers"]] == [1, 2]
     assert frames.wait_markers(2) == [first, second], frames.controls
 
+    # a marker dropped offline goes once the page is back: live once, stored once
+    network.cut()
+    streamer.expect_status("reconnecting")
+    third = controls.drop_marker("while offline")
+    _type(streamer, "\noffline = 3")
+    network.restore()
+    streamer.expect_status("live")
+    streamer.wait_sent()
+    streamer.wait_stored()
+    assert frames.wait_markers(3) == [first, second, third]
+    assert [m["label"] for m in recording(app_url, stream_id)[1]["markers"]] == [
+        first,
+        second,
+        third,
+    ]
+
     # embed code: the exact markup, from the clipboard
     streamer.page.get_by_role("button", name="Copy embed code").click()
     expected = (
@@ -138,7 +162,15 @@ def test_markers_record_setting_embed_and_delete(browser: Browser, app_url: str)
     assert len(pruned["keyframes"]) == 1
     assert pruned["keyframes"][0]["v"] == streamer.state()["finalV"]
     assert pruned["segments"] == []
-    assert [m["label"] for m in pruned["markers"]] == [first, second]
+    assert [m["label"] for m in pruned["markers"]] == [first, second, third]
+    # what comes next is the tail after that keyframe, kept while recording is off
+    _type(streamer, "\ntail = 4")
+    streamer.wait_sent()
+    streamer.page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    streamer.wait_stored()
+    tail = recording(app_url, stream_id)[1]
+    assert tail["keyframes"] == pruned["keyframes"]
+    assert [s["from"] for s in tail["segments"]] == [pruned["keyframes"][0]["v"] + 1]
     # a reload shows the stored setting
     streamer.page.reload()
     streamer.expect_status("live")
@@ -161,7 +193,7 @@ def test_markers_record_setting_embed_and_delete(browser: Browser, app_url: str)
     assert state["uploads"] == uploads
     assert recording(app_url, stream_id)[0] == 410
     # no marker went live twice, whatever happened meanwhile
-    assert frames.wait_markers(3) == [first, second, "after delete"]
+    assert frames.wait_markers(4) == [first, second, third, "after delete"]
     assert problems.items == []
 
 

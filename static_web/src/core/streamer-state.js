@@ -304,7 +304,7 @@ export class StreamerState {
     if (this.ended) return [];
     this.online = true;
     this.counts.connected(now);
-    return [/** @type {StreamerAction} */ ({ type: "status", state: "live" }), this.#count(), ...this.#pump()];
+    return [/** @type {StreamerAction} */ ({ type: "status", state: "live" }), this.#count(), ...this.#pump(), ...this.#sendMarkers()];
   }
 
   /** The socket closed (it may recover) or the connection ended (a new one will be made). */
