@@ -188,3 +188,50 @@ class NetworkCut:
 
     def restore(self) -> None:
         self.blocked = False
+
+
+class StreamerControls:
+    """The streamer page's replay controls (markers, "Record this stream", embed code, delete),
+    driven as a person does: buttons, the Alt+M shortcut, the inline label field."""
+
+    def __init__(self, streamer: StreamerPage) -> None:
+        self.streamer = streamer
+        self.page = streamer.page
+
+    def drop_marker(self, label: str | None = None, *, shortcut: bool = False) -> str:
+        """Opens the label field (button or Alt+M from the editor), keeps or replaces the
+        default label, submits with Enter; returns the label sent."""
+        page = self.page
+        if shortcut:
+            self.streamer.focus_editor()
+            page.keyboard.press("Alt+m")
+        else:
+            page.get_by_role("button", name="Marker", exact=True).click()
+        field = page.get_by_role("textbox", name="Marker label")
+        expect(field).to_be_focused()
+        if label is not None:
+            field.fill(label)
+        sent = field.input_value().strip()
+        field.press("Enter")
+        expect(page.locator("#marker-form")).to_be_hidden()
+        return sent
+
+    def markers(self) -> list[dict]:
+        return self.page.evaluate("() => window.codestream.state.markers")
+
+    def set_record(self, on: bool) -> None:
+        """Toggles "Record this stream", accepting the confirmation turning it off asks for."""
+        page = self.page
+        box = page.get_by_role("checkbox", name="Record this stream")
+        if not on:
+            page.once("dialog", lambda d: d.accept())
+        box.set_checked(on)
+        page.wait_for_function(
+            "on => window.codestream.state.record === on", arg=on, timeout=TIMEOUT_MS
+        )
+
+    def delete_recording(self) -> None:
+        page = self.page
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete recording").click()
+        expect(page.locator("#deleted")).to_be_visible(timeout=TIMEOUT_MS)

@@ -52,3 +52,9 @@ export const loadTheme = () => {
   return t === "light" || t === "dark" ? t : null;
 };
 export const saveTheme = (/** @type {string} */ t) => write(THEME, t);
+
+// the "Record this stream" setting, per stream (a resumed or reloaded stream shows its own)
+const recordKey = (/** @type {string} */ streamId) => `codestream.record.${streamId}`;
+/** @returns {boolean} on unless this stream's setting was turned off */
+export const loadRecord = (/** @type {string} */ streamId) => read(recordKey(streamId)) !== false;
+export const saveRecord = (/** @type {string} */ streamId, /** @type {boolean} */ record) => write(recordKey(streamId), record);

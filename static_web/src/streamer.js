@@ -19,8 +19,9 @@ import { formatResumeCode, parseResumeCode } from "./core/resume-code.js";
 import { StreamerState } from "./core/streamer-state.js";
 import { negotiate, NegotiateError } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
-import { loadJoinState, uploadHistory } from "./net/streams.js";
-import { clearOwner, loadDoc, loadOwner, saveDoc, saveOwner } from "./storage.js";
+import { checkLabel, embedCode, recordChange, storedRecord } from "./core/markers.js";
+import { deleteRecording, loadJoinState, recordingDownloadUrl, uploadHistory } from "./net/streams.js";
+import { clearOwner, loadDoc, loadOwner, loadRecord, saveDoc, saveOwner, saveRecord } from "./storage.js";
 import { shareLink, streamIdFromLocation } from "./config.js";
 import { byId } from "./ui/dom.js";
 
@@ -85,6 +86,18 @@ function perform(actions) {
         controls = controls.then(() => sent);
         break;
       }
+      case "marker":
+        client?.sendEvent("control", a.data, "json").then(
+          () => feed((c) => c.markerSent(now(), a.n)),
+          (e) => feed((c) => c.markerFailed(now(), a.n, { refused: Boolean(e?.errorDetail), error: e?.errorDetail?.message ?? String(e?.message ?? e) })),
+        );
+        break;
+      case "markers":
+        showMarkers();
+        break;
+      case "deleted":
+        showDeleted();
+        break;
       case "status":
         showStatus(a.state);
         break;
@@ -93,6 +106,7 @@ function perform(actions) {
         break;
       case "warn":
         console.warn(a.what, a.detail);
+        if (a.what === "server refused a message") showServerError(a.detail);
         break;
       case "epoch":
         console.info("a new epoch begins:", a.reason); // every watcher resyncs from a snapshot
@@ -208,7 +222,14 @@ const editor = createEditor({
 if (!saved) editor.view.dispatch({ selection: EditorSelection.cursor(editor.view.state.doc.length) });
 editor.setLanguage(lang);
 themeToggle(byId("theme", HTMLButtonElement), (t) => editor.setTheme(t));
-core = new StreamerState({ doc: editor.view.state.doc.toString(), sel: selectionOf(editor.view.state), lang, title, wall });
+core = new StreamerState({
+  doc: editor.view.state.doc.toString(),
+  sel: selectionOf(editor.view.state),
+  lang,
+  title,
+  wall,
+  record: owner ? loadRecord(owner.streamId) : true,
+});
 
 // ---- controls ----
 const langSelect = byId("lang", HTMLSelectElement);
@@ -256,8 +277,157 @@ function showStream(streamId) {
   const link = shareLink(streamId);
   shareInput.value = link;
   byId("open-watch", HTMLAnchorElement).href = link;
+  showEmbed();
+  const dl = byId("download-recording", HTMLAnchorElement);
+  dl.href = recordingDownloadUrl(streamId);
+  dl.download = `codestream-${streamId}.jsonl`;
 }
 if (owner) showStream(owner.streamId);
+
+
+// ---- replay controls: markers, the record setting, share, downloads, delete ----
+const markerButton = byId("marker", HTMLButtonElement);
+const markerForm = byId("marker-form", HTMLFormElement);
+const markerInput = byId("marker-label", HTMLInputElement);
+const markerError = byId("marker-error");
+const markerList = byId("markers");
+
+function showMarkerError(/** @type {string} */ text) {
+  markerError.textContent = text;
+  markerError.hidden = !text;
+  markerInput.setAttribute("aria-invalid", String(Boolean(text)));
+}
+function openMarkerForm() {
+  if (isEnded() || !core) return;
+  showPanel(markerForm, markerButton, true);
+  showMarkerError("");
+  markerInput.value = core.markers.nextLabel;
+  markerInput.focus();
+  markerInput.select();
+}
+function closeMarkerForm() {
+  showPanel(markerForm, markerButton, false);
+  showMarkerError("");
+  editor.view.focus();
+}
+markerButton.addEventListener("click", () => (markerForm.hidden ? openMarkerForm() : closeMarkerForm()));
+byId("marker-cancel").addEventListener("click", closeMarkerForm);
+markerForm.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") closeMarkerForm();
+});
+markerForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const checked = checkLabel(markerInput.value);
+  if (!checked.ok) return showMarkerError(checked.message);
+  feed((c) => c.marker(now(), checked.label));
+  announce(`Marker added: ${checked.label}`);
+  closeMarkerForm();
+});
+// Alt+M (by key position, so macOS's Option+M, which types µ, works too): not a CodeMirror binding
+addEventListener(
+  "keydown",
+  (e) => {
+    if (e.altKey && !e.ctrlKey && !e.metaKey && !e.shiftKey && e.code === "KeyM") {
+      e.preventDefault();
+      openMarkerForm();
+    }
+  },
+  { capture: true },
+);
+
+const clock = (/** @type {number} */ t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+function showMarkers() {
+  const items = core?.markers.items ?? [];
+  markerList.replaceChildren(
+    ...items.map((m) => {
+      const li = document.createElement("li");
+      li.dataset.n = String(m.n);
+      li.append(m.label);
+      const time = document.createElement("time");
+      time.className = "marker-time";
+      time.dateTime = new Date(m.at).toISOString();
+      time.textContent = clock(m.at);
+      li.append(time);
+      if (m.live === "refused" || m.live === "not sent") {
+        const problem = document.createElement("span");
+        problem.className = "marker-problem";
+        problem.textContent = m.live === "refused" ? `refused: ${m.error ?? "by the server"}` : "not sent live (it is in the recording)";
+        li.append(problem);
+      }
+      return li;
+    }),
+  );
+}
+/** A refusal from the server (a marker or another control, rate-limited or invalid), shown until the next one. */
+function showServerError(/** @type {unknown} */ detail) {
+  const d = /** @type {{ code?: unknown, message?: unknown } | null} */ (detail);
+  if (typeof d?.message !== "string") return;
+  const line = byId("recording-error");
+  line.textContent = `The server refused a message (${String(d.code ?? "error")}): ${d.message}`;
+  line.hidden = false;
+}
+
+const recordBox = byId("record", HTMLInputElement);
+recordBox.checked = core.record;
+recordBox.addEventListener("change", () => {
+  const current = core?.record ?? true;
+  const step = recordChange(current, recordBox.checked);
+  if (!step.change) return;
+  if (step.confirm && recordBox.dataset.noconfirm !== "1" && !window.confirm(step.confirm)) {
+    recordBox.checked = current;
+    return;
+  }
+  if (owner) saveRecord(owner.streamId, recordBox.checked);
+  feed((c) => c.setRecord(now(), recordBox.checked));
+  announce(recordBox.checked ? "Recording is on." : "Recording is off; the recording so far is discarded.");
+});
+
+const embedField = byId("embed-code", HTMLInputElement);
+function showEmbed() {
+  if (owner) byId("embed-code", HTMLInputElement).value = embedCode(new URL(shareLink(owner.streamId)).origin, owner.streamId, title);
+}
+titleInput.addEventListener("change", showEmbed);
+byId("copy-embed").addEventListener("click", async () => {
+  showEmbed();
+  const ok = await copyText(embedField.value);
+  flash(byId("copy-embed"), ok ? "Copied!" : "Copy failed", announce);
+});
+embedField.addEventListener("focus", () => embedField.select());
+
+// the current file: the editor's text, named after the title and the language
+byId("download-file", HTMLAnchorElement).addEventListener("click", (e) => {
+  const a = /** @type {HTMLAnchorElement} */ (e.currentTarget);
+  const ext = findLanguage(lang).ext ?? "txt";
+  a.download = `${(title.trim() || "codestream").replace(/[^\w.-]+/g, "_")}.${ext}`;
+  URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(new Blob([editor.view.state.doc.toString()], { type: "text/plain" }));
+});
+
+const deleteButton = byId("delete-recording", HTMLButtonElement);
+deleteButton.addEventListener("click", async () => {
+  if (!owner) return announce("The stream is not created yet; there is nothing to delete.");
+  const ok =
+    deleteButton.dataset.noconfirm === "1" ||
+    window.confirm("Delete this stream's recording for good? Nothing of it can be replayed or downloaded afterwards, and this stream cannot record again.");
+  if (!ok) return;
+  deleteButton.disabled = true;
+  const res = await deleteRecording(owner);
+  if (res.status === 204) return feed((c) => c.recordingDeleted(now()));
+  deleteButton.disabled = false;
+  announce(res.status === 0 ? "The server could not be reached; the recording is not deleted. Try again." : `The recording is not deleted (${res.code ?? res.status}). Try again.`);
+});
+function showDeleted() {
+  deleteButton.disabled = true;
+  recordBox.disabled = true;
+  const notice = byId("deleted");
+  notice.hidden = false;
+  byId("deleted-new-stream").focus();
+}
+byId("deleted-new-stream").addEventListener("click", () => {
+  clearOwner(); // a new stream, the text stays
+  persistNow();
+  location.reload();
+});
 
 // ---- connection ----
 async function getUrl() {
@@ -403,9 +573,11 @@ async function resumeStream(text) {
     if (status === 400) return showResumeError("That is not a resume code. Nothing was changed here.");
     return showResumeError("The server could not be reached. Nothing was changed here; try again.");
   }
-  const stored = replayJoinState(await loadJoinState(code.streamId));
+  const state = await loadJoinState(code.streamId);
+  const stored = replayJoinState(state);
   replacing = true;
   saveOwner(code.streamId, code.ownerKey);
+  saveRecord(code.streamId, storedRecord(state)); // the resumed stream keeps its setting
   saveDoc(stored ? { text: stored.doc, lang: stored.lang ?? lang, title: stored.title ?? "" } : { text: editor.view.state.doc.toString(), lang, title });
   announce(`Resuming stream ${code.streamId}…`);
   location.reload();
@@ -426,6 +598,9 @@ window.codestream = {
       connected: core?.online ?? false,
       finalV: core?.finalV,
       stored: h?.stored ?? null,
+      record: core?.record ?? null,
+      deleted: h?.deleted ?? false,
+      markers: core ? core.markers.items.map((m) => ({ ...m })) : [],
       storage: h?.status,
       uploads: h?.uploads ?? 0,
       storageQueued: h ? h.queue.length + (h.segment ? 1 : 0) : 0,

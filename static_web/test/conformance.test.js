@@ -8,7 +8,8 @@ import { applyChanges, compactChanges, DeltaError } from "../src/core/delta.js";
 import { replayJoinState } from "../src/core/join.js";
 import { chunkString, jsonStringBytes, splitChanges } from "../src/core/split.js";
 import { WatcherState } from "../src/core/watcher-state.js";
-import { loadVectors } from "./vectors.js";
+import { checkLabel } from "../src/core/markers.js";
+import { expand, loadVectors } from "./vectors.js";
 
 const deltas = loadVectors("deltas");
 const split = loadVectors("split");
@@ -72,5 +73,16 @@ for (const c of history.compaction) {
     assert.deepEqual(compactChanges(c.deltas.flat()), c.compacted);
     assert.equal(applyChanges(c.doc, c.compacted), c.result);
     assert.equal(c.deltas.reduce((doc, d) => applyChanges(doc, d), c.doc), c.result);
+  });
+}
+
+// ---- replay.json: marker labels, as the server trims and checks them ----
+const replay = loadVectors("replay");
+for (const c of replay.labels) {
+  const raw = expand(c.raw);
+  test(`marker label: ${JSON.stringify(raw).slice(0, 40)} → ${c.code ?? "kept"}`, () => {
+    const found = checkLabel(raw);
+    if (c.code) assert.deepEqual([found.ok, "code" in found ? found.code : null], [false, c.code]);
+    else assert.deepEqual(found.ok ? found.label : found, expand(c.label));
   });
 }

@@ -33,14 +33,14 @@ export const HISTORY_TIMING = Object.freeze({
 });
 
 /**
- * @typedef {{ lang?: string, title?: string, ended?: true }} ControlFields
- * @typedef {{ epoch: string, v: number, t: number, doc: string, lang?: string, title?: string }} KeyframeBody
+ * @typedef {{ lang?: string, title?: string, ended?: true, marker?: string }} ControlFields
+ * @typedef {{ epoch: string, v: number, t: number, doc: string, lang?: string, title?: string, record?: boolean }} KeyframeBody
  * @typedef {{ epoch: string, from: number, to: number, t0: number,
  *             deltas: [number, Change[], Selection | null][], controls: [number, ControlFields][] }} SegmentBody
  * @typedef {{ kind: "keyframes", body: KeyframeBody | null, bytes: number }
  *   | { kind: "segments", body: SegmentBody, bytes: number }} Upload  a null body: a placeholder
- * @typedef {{ epoch: string, v: number, doc: string, lang: string, title: string }} KeyframeSource
- *   the document at the latest final version, as the streamer has it
+ * @typedef {{ epoch: string, v: number, doc: string, lang: string, title: string, record?: boolean }} KeyframeSource
+ *   the document at the latest final version, as the streamer has it (and the record setting)
  * @typedef {{ type: "upload", serial: number, kind: "keyframes" | "segments",
  *             body: KeyframeBody | SegmentBody, keepalive: boolean }} UploadAction
  * @typedef {{ status: number, code?: string, retryAfterMs?: number, head?: { epoch: string, v: number } }} UploadResult
@@ -94,8 +94,9 @@ export class StreamHistory {
     this.sinceKeyframeBytes = 0; // segments queued since the last keyframe
     this.tailSegments = 0;
     this.keyframeDocBytes = 0;
-    /** @type {ControlFields} controls recorded while a keyframe placeholder waits */
+    /** @type {{ ended?: true, markers?: string[] }} controls recorded while a keyframe placeholder waits */
     this.afterKeyframe = {};
+    this.deleted = false; // the owner deleted the recording: uploads answer 409 deleted
     /** @type {{ epoch: string, v: number } | null} the stored head, as the last answer said */
     this.stored = null;
     this.uploads = 0; // accepted
@@ -162,8 +163,9 @@ export class StreamHistory {
   control(/** @type {number} */ now, /** @type {ControlFields} */ fields) {
     if (this.stopped) return;
     if (this.#keyframeWaits()) {
-      // the keyframe carries lang and title; the end needs a segment after it
-      if (fields.ended) this.afterKeyframe = { ended: true };
+      // the keyframe carries lang and title; markers and the end need a segment after it
+      if (fields.marker !== undefined) this.#keepMarkers([fields.marker]);
+      if (fields.ended) this.afterKeyframe.ended = true;
       return;
     }
     const open = this.#open(now, this.recorded.v + 1);
@@ -172,6 +174,16 @@ export class StreamHistory {
     open.controls.push([dt, { ...fields }]);
     open.bytes += utf8Bytes(JSON.stringify(fields)) + 12;
     if (fields.ended) this.#cut(now); // no more edits will come: store the end now
+  }
+
+  /**
+   * The "Record this stream" setting changed: a keyframe (at the version final when it goes,
+   * carrying the source's `record`) follows what is queued.
+   */
+  recordChanged(/** @type {number} */ now) {
+    if (this.stopped) return;
+    this.#cut(now);
+    if (!this.#keyframeWaits()) this.queue.push({ kind: "keyframes", body: null, bytes: 0 });
   }
 
   /** The stream is known (its first connection): uploads may start. */
@@ -235,8 +247,9 @@ export class StreamHistory {
       }
       this.#tookKeyframe(src);
       this.queue[0] = { kind: "keyframes", body, bytes };
-      const ended = this.afterKeyframe.ended;
+      const { ended, markers = [] } = this.afterKeyframe;
       this.afterKeyframe = {};
+      for (const marker of markers) this.control(now, { marker });
       if (ended) this.control(now, { ended: true });
     }
     const item = /** @type {Upload & { body: KeyframeBody | SegmentBody }} */ (this.queue[0]);
@@ -271,7 +284,10 @@ export class StreamHistory {
       this.backoffMs = Math.min(this.backoffMs * 2, this.timing.retryMaxMs);
       return [];
     }
-    if (code === "history_full") {
+    if (code === "deleted") {
+      this.deleted = true;
+      this.stop("the recording was deleted");
+    } else if (code === "history_full") {
       this.stop("the stream's stored history is full");
     } else if (status === 401 || status === 403) {
       this.stop("the server refused the owner key");
@@ -280,7 +296,8 @@ export class StreamHistory {
       this.stop(`a keyframe was refused (${code ?? status})`);
     } else {
       // out_of_order, no_stream, bad_delta...: continue from a keyframe at the current version
-      this.queue.shift();
+      const refused = this.queue.shift();
+      if (refused) this.#keepMarkers(markersOf(refused));
       this.#replaceByKeyframe(now);
     }
     return this.pump(now, source);
@@ -354,11 +371,21 @@ export class StreamHistory {
     if (this.queuedBytes > this.storage.maxQueuedBytes) this.#replaceByKeyframe(now);
   }
 
-  /** Whatever waits is dropped; a keyframe at the version final when it goes replaces it. */
+  /**
+   * Whatever waits is dropped; a keyframe at the version final when it goes replaces it. The
+   * keyframe holds the document, not the markers: those go in the segment after it.
+   */
   #replaceByKeyframe(/** @type {number} */ now) {
+    const dropped = this.queue.slice(this.inFlight === null ? 0 : 1);
+    this.#keepMarkers([...dropped.flatMap(markersOf), ...(this.segment ? markersOf({ kind: "segments", body: this.segment }) : [])]);
     this.segment = null;
     this.queue = this.inFlight === null ? [] : this.queue.slice(0, 1);
     this.queue.push({ kind: "keyframes", body: null, bytes: 0 });
+  }
+
+  /** Markers of dropped segments wait for the segment after the next keyframe. */
+  #keepMarkers(/** @type {string[]} */ markers) {
+    if (markers.length) this.afterKeyframe.markers = [...(this.afterKeyframe.markers ?? []), ...markers];
   }
 
   /** A keyframe of `src` goes: it holds everything recorded up to its version. */
@@ -378,7 +405,15 @@ function keyframeBody(/** @type {number} */ t, /** @type {KeyframeSource} */ src
   const body = { epoch: src.epoch, v: src.v, t, doc: src.doc };
   if (src.lang) body.lang = src.lang;
   if (src.title) body.title = src.title;
+  if (typeof src.record === "boolean") body.record = src.record;
   return body;
+}
+
+/** The marker labels an upload carries (a keyframe: none). */
+function markersOf(/** @type {{ kind: string, body: unknown }} */ u) {
+  if (u.kind !== "segments") return [];
+  const controls = /** @type {{ controls: [number, ControlFields][] }} */ (u.body).controls;
+  return controls.flatMap(([, f]) => (f.marker === undefined ? [] : [f.marker]));
 }
 
 /** About the JSON bytes of one segment entry `[dt, changes, sel]`. */

@@ -24,6 +24,7 @@ import { LIMITS, STORAGE, STREAMER } from "./contract.js";
 import { applyChanges } from "./delta.js";
 import { newEpoch } from "./deltas.js";
 import { StreamHistory } from "./history.js";
+import { MarkerList } from "./markers.js";
 import { FIRST_ACK_ID, Outbox } from "./outbox.js";
 import { SnapshotQueue } from "./snapshot-queue.js";
 import { chunkString } from "./split.js";
@@ -40,11 +41,14 @@ export const TIMING = Object.freeze({
  * @typedef {"live" | "reconnecting" | "ended" | "moved"} StreamerStatus
  * @typedef {{ streamId: string, to: string, ticket: string, epoch: string, v: number, doc: string,
  *             lang: string, title: string, chunk: [number, number] }} SnapshotData
- * @typedef {{ streamId: string, lang?: string, title?: string, ended?: true }} ControlData
+ * @typedef {{ streamId: string, lang?: string, title?: string, ended?: true, marker?: string }} ControlData
  * @typedef {{ type: "delta", group: string, ackId: number, msg: DeltaMessage }
  *   | { type: "snapshot", to: string, serial: number, data: SnapshotData }
  *   | { type: "catchup", to: string, serial: number, data: Record<string, unknown> }
  *   | { type: "control", data: ControlData }
+ *   | { type: "marker", n: number, data: ControlData }
+ *   | { type: "markers" }
+ *   | { type: "deleted" }
  *   | { type: "count", data: { streamId: string } }
  *   | (UploadAction & { streamId: string })
  *   | { type: "status", state: StreamerStatus }
@@ -59,6 +63,8 @@ export const TIMING = Object.freeze({
  *   control: the `control` event; count: the `watchers` event (its reply is a message);
  *   upload: POST the body to /api/streams/{streamId}/{kind} with the owner key, then
  *   uploaded(serial, result) (not for keepalive uploads: the page is going);
+ *   marker: the `control` event of marker `n`, then markerSent(n) / markerFailed(n, ...);
+ *   markers: the marker list changed; deleted: the owner's recording is deleted (uploads stop);
  *   restart: start the client again; stop: stop it once the controls already handed out
  *   went (the `ended` one last).
  * @typedef {{ serial: number, ticket: string, parts: string[], next: number,
@@ -79,6 +85,7 @@ export class StreamerState {
    * @param {(now: number) => number} [options.wall]  this clock to wall-clock ms (stored times)
    * @param {number} [options.firstAckId]
    * @param {Partial<typeof TIMING>} [options.timing]
+   * @param {boolean} [options.record]  the "Record this stream" setting (protocol.md, "Replay")
    */
   constructor({
     doc = "",
@@ -92,6 +99,7 @@ export class StreamerState {
     wall = (now) => Math.round(now),
     firstAckId = FIRST_ACK_ID,
     timing = {},
+    record = true,
   } = {}) {
     this.limits = limits;
     this.timing = { ...TIMING, ...timing };
@@ -131,6 +139,13 @@ export class StreamerState {
     this.retryAt = null;
     /** @type {number | null} when to send the title typed last */
     this.titleAt = null;
+    this.record = record;
+    // keyframes carry `record` once it is off or was turned on here (without it the setting
+    // stays as stored, so a stream recording as usual sends keyframes as before)
+    /** @type {boolean | undefined} */
+    this.recordField = record ? undefined : false;
+    this.wall = wall;
+    this.markers = new MarkerList();
   }
 
   get epoch() {
@@ -175,6 +190,56 @@ export class StreamerState {
     this.lang = lang;
     this.history.control(now, { lang });
     return this.#control({ lang }).concat(this.#pumpHistory(now));
+  }
+
+  // ---- replay controls (markers, the record setting, deletion) ----
+
+  /**
+   * The streamer drops a marker (its label checked with checkLabel): live now (or at the
+   * next connection) and in the next stored segment, once each.
+   * @returns {StreamerAction[]}
+   */
+  marker(/** @type {number} */ now, /** @type {string} */ label) {
+    if (this.ended) return [];
+    this.markers.add(this.wall(now), label);
+    this.history.control(now, { marker: label });
+    return [/** @type {StreamerAction} */ ({ type: "markers" }), ...this.#sendMarkers(), ...this.#pumpHistory(now)];
+  }
+
+  /** The live send of marker `n` was acknowledged. */
+  markerSent(/** @type {number} */ now, /** @type {number} */ n) {
+    this.markers.settled(n, null);
+    return [];
+  }
+
+  /** The live send of marker `n` failed: not sent again (storage has it); a refusal is shown. */
+  markerFailed(/** @type {number} */ now, /** @type {number} */ n, /** @type {{ refused?: boolean, error?: string }} */ failure) {
+    this.markers.settled(n, failure);
+    return [/** @type {StreamerAction} */ ({ type: "markers" })];
+  }
+
+  /** "Record this stream" was turned on or off (confirmed): a keyframe carries the setting. */
+  setRecord(/** @type {number} */ now, /** @type {boolean} */ record) {
+    if (record === this.record) return [];
+    this.record = record;
+    this.recordField = record;
+    this.history.recordChanged(now);
+    return this.#pumpHistory(now);
+  }
+
+  /** The owner deleted the recording (DELETE answered 204): nothing more is uploaded. */
+  recordingDeleted(/** @type {number} */ now) {
+    if (this.history.deleted) return [];
+    this.history.deleted = true;
+    this.history.stop("the recording was deleted");
+    return [/** @type {StreamerAction} */ ({ type: "deleted" })];
+  }
+
+  /** @returns {StreamerAction[]} */
+  #sendMarkers() {
+    if (!this.online || this.streamId === null || this.ended) return [];
+    const streamId = this.streamId;
+    return this.markers.takeQueued().map((m) => /** @type {StreamerAction} */ ({ type: "marker", n: m.n, data: { streamId, marker: m.label } }));
   }
 
   // ---- the clock ----
@@ -231,7 +296,7 @@ export class StreamerState {
     if (this.outbox.v === 0 && this.outbox.size === 0) {
       actions.push(...this.#enqueue(now, { changes: [], sel: this.sel })); // announce this epoch
     }
-    return actions.concat(this.#pump(), this.#pumpHistory(now));
+    return actions.concat(this.#pump(), this.#sendMarkers(), this.#pumpHistory(now));
   }
 
   /** The same connection came back (the service replays what it missed). */
@@ -239,7 +304,7 @@ export class StreamerState {
     if (this.ended) return [];
     this.online = true;
     this.counts.connected(now);
-    return [/** @type {StreamerAction} */ ({ type: "status", state: "live" }), this.#count(), ...this.#pump()];
+    return [/** @type {StreamerAction} */ ({ type: "status", state: "live" }), this.#count(), ...this.#pump(), ...this.#sendMarkers()];
   }
 
   /** The socket closed (it may recover) or the connection ended (a new one will be made). */
@@ -378,6 +443,7 @@ export class StreamerState {
     const before = this.history.stopped;
     const actions = this.history.uploaded(now, serial, result, this.#source).map((a) => this.#upload(a));
     if (!before && this.history.stopped) actions.push({ type: "warn", what: "history not stored", detail: this.history.stopped });
+    if (!before && this.history.deleted) actions.push({ type: "deleted" });
     return actions;
   }
 
@@ -435,6 +501,7 @@ export class StreamerState {
     doc: this.finalDoc,
     lang: this.lang,
     title: this.title,
+    ...(this.recordField === undefined ? {} : { record: this.recordField }),
   });
 
   /** @returns {StreamerAction[]} */

@@ -68,3 +68,29 @@ export async function loadJoinState(streamId, { signal, base = API_BASE, onBytes
     return null;
   }
 }
+
+/** Where the recording's download (JSON Lines) is. */
+export const recordingDownloadUrl = (/** @type {string} */ streamId, base = API_BASE) => `${streamUrl(streamId, base)}/recording.jsonl`;
+
+/**
+ * DELETE the recording with the owner key (in `Authorization`, never in the URL); never
+ * throws: the status (204 done, 0 no answer) and the error code, if any.
+ * @param {{ streamId: string, ownerKey: string, base?: string }} o
+ * @returns {Promise<{ status: number, code?: string }>}
+ */
+export async function deleteRecording({ streamId, ownerKey, base = API_BASE }) {
+  try {
+    const res = await fetch(streamUrl(streamId, base), {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${ownerKey}` },
+      credentials: "omit",
+      cache: "no-store",
+    });
+    if (res.status === 204) return { status: 204 };
+    /** @type {any} */
+    const data = await res.json().catch(() => null);
+    return typeof data?.error?.code === "string" ? { status: res.status, code: data.error.code } : { status: res.status };
+  } catch {
+    return { status: 0 };
+  }
+}
