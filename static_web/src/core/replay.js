@@ -622,11 +622,13 @@ export class ReplayPlayer {
         until = seg.t0 <= t ? t : seg.t0;
         break;
       }
-      // nothing stored holds v + 1: a gap (storage fell behind), or the end of what is known
-      const g = ep.gaps.find((x) => x.from <= v + 1 && v + 1 <= x.to);
-      if (g) {
-        const next = ep.keyframes.find((k) => k.v > v);
-        if (!next || next.t > t) gap = { epoch: ep.id, from: g.from, to: g.to, reason: "missing" };
+      // nothing stored holds v + 1. A later keyframe of the epoch that holds it means the
+      // versions up to it are missing (a gap the server recorded, or a history queue replaced
+      // by a keyframe: their times are lost); until that keyframe, say so and show v
+      const next = ep.keyframes.find((k) => k.v > v);
+      if (next && next.t > t) {
+        const g = ep.gaps.find((x) => x.from <= v + 1 && v + 1 <= x.to);
+        gap = { epoch: ep.id, from: v + 1, to: g ? Math.max(g.to, next.v) : next.v, reason: "missing" };
       }
       until = Infinity;
       break;
