@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LIMITS } from "../src/core/contract.js";
+import { parseLink } from "../src/core/deep-link.js";
 import { applyChanges, compactChanges, DeltaError } from "../src/core/delta.js";
 import { replayJoinState } from "../src/core/join.js";
 import { chunkString, jsonStringBytes, splitChanges } from "../src/core/split.js";
@@ -14,6 +15,7 @@ const deltas = loadVectors("deltas");
 const split = loadVectors("split");
 const events = loadVectors("user-events");
 const history = loadVectors("history");
+const replay = loadVectors("replay");
 
 for (const c of deltas.cases) {
   test(`delta: ${c.name}`, () => {
@@ -72,5 +74,12 @@ for (const c of history.compaction) {
     assert.deepEqual(compactChanges(c.deltas.flat()), c.compacted);
     assert.equal(applyChanges(c.doc, c.compacted), c.result);
     assert.equal(c.deltas.reduce((doc, d) => applyChanges(doc, d), c.doc), c.result);
+  });
+}
+
+for (const c of replay.links) {
+  test(`replay link: ${c.url}`, () => {
+    // the player and the embed read a link as the server's oEmbed does
+    assert.deepEqual(parseLink(c.url, replay.site), c.link);
   });
 }

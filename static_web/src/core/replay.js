@@ -771,12 +771,11 @@ export class ReplayPlayer {
     let wall = Math.max(0, now - this.lastNow);
     this.lastNow = now;
     const end = this.#end();
-    const r = this.#frameAt(this.t);
-    const limit = Math.min(end, r && r.missing.length === 0 ? r.until : this.t);
-    const ts = this.#activity();
+    const ts = this.skipIdle ? this.#activity() : [];
     let t = this.t;
-    let guard = 0;
-    while (wall > 0 && t < limit && guard++ < 10_000) {
+    for (let guard = 0; wall > 0 && t < end && guard < 100_000; guard++) {
+      const limit = Math.min(end, this.#limitFrom(t));
+      if (limit <= t) break; // waiting for a blob
       let rate = this.speed;
       let stop = limit;
       if (this.skipIdle) {
@@ -784,25 +783,46 @@ export class ReplayPlayer {
         const prev = i >= 0 ? ts[i] : this.#start();
         const next = i + 1 < ts.length ? ts[i + 1] : end;
         if (next - prev > this.opts.idleMs) rate = this.speed * ((next - prev) / this.opts.idleShownMs);
-        stop = Math.min(limit, next);
+        stop = Math.min(limit, Math.max(next, t));
       }
       const step = Math.min(stop - t, wall * rate);
+      if (step <= 0) break;
       t += step;
       wall -= step / rate;
-      if (step <= 0) break;
     }
-    this.t = Math.min(t, limit);
+    this.t = t;
     // reached the end: a live stream continues live, a recording ends
     if (this.t >= end) {
-      if (this.#liveAvailable()) {
-        this.playing = false;
-        this.lastNow = null;
-        this.mode = "live";
-      } else {
-        this.playing = false;
-        this.lastNow = null;
-      }
+      this.playing = false;
+      this.lastNow = null;
+      if (this.#liveAvailable()) this.mode = "live";
     }
+  }
+
+  /**
+   * How far the playhead may move from t with what is loaded: to the first segment of its
+   * chain not fetched yet, and at most to the next base (whose chain is checked from there).
+   */
+  #limitFrom(/** @type {number} */ t) {
+    const r = this.#frameAt(t);
+    if (!r || r.missing.length) return t;
+    const f = r.frame;
+    const ep = /** @type {Epoch} */ (this.epochs.get(f.epoch));
+    let v = f.v;
+    let limit = Infinity;
+    for (;;) {
+      const seg = this.#segmentOf(ep, v + 1);
+      if (!seg) break;
+      if (!this.loaded.has(seg.name)) {
+        limit = Math.max(seg.t0, t);
+        break;
+      }
+      v = seg.to;
+    }
+    const i = lastAtOrBefore(this.bases, t, (b) => b.t);
+    const nb = this.bases[i + 1];
+    if (nb) limit = Math.min(limit, nb.doc === null && nb.t > t ? nb.t : Math.max(nb.t, t + 1e-9));
+    return limit;
   }
 
   #phase() {
