@@ -350,6 +350,7 @@ export class ReplayPlayer {
    */
   live(now, action, at) {
     const out = this.#liveApply(action, at);
+    /** @type {ReplayAction[]} */
     const actions = this.mode === "live" && out ? [out] : [];
     if (this.mode === "live") {
       this.t = this.#end();
@@ -563,15 +564,14 @@ export class ReplayPlayer {
 
   /**
    * The frame at t and the blobs it still needs.
-   * @returns {{ frame: Frame, missing: string[], until: number } | null}
-   *   until: the time up to which this frame's chain is known (loaded, no gap)
+   * @returns {{ frame: Frame, missing: string[] } | null}
    */
   #frameAt(/** @type {number} */ t) {
     const base = this.#baseAt(t);
     if (!base) return null;
     const ep = /** @type {Epoch} */ (this.epochs.get(base.epoch));
     if (base.doc === null) {
-      return { frame: this.#emptyFrame(base), missing: base.name ? [base.name] : [], until: base.t };
+      return { frame: this.#emptyFrame(base), missing: base.name ? [base.name] : [] };
     }
     // the latest checkpoint after the base, at or before t
     const ci = lastAtOrBefore(ep.checkpoints, t, (c) => c.t);
@@ -586,13 +586,11 @@ export class ReplayPlayer {
     const missing = [];
     /** @type {Gap | null} */
     let gap = null;
-    let until = Infinity;
     const every = this.opts.checkpointDeltas;
     for (;;) {
       const d = ep.deltas.get(v + 1);
       if (d) {
         if (d.t > t) {
-          until = d.t;
           break;
         }
         try {
@@ -600,7 +598,6 @@ export class ReplayPlayer {
         } catch (e) {
           if (!(e instanceof DeltaError)) throw e;
           gap = { epoch: ep.id, from: v + 1, to: v + 1, reason: "unreadable" };
-          until = t;
           break;
         }
         v += 1;
@@ -619,7 +616,6 @@ export class ReplayPlayer {
           if (this.failed.has(seg.name)) gap = { epoch: ep.id, from: seg.from, to: seg.to, reason: "unreadable" };
           else missing.push(seg.name);
         }
-        until = seg.t0 <= t ? t : seg.t0;
         break;
       }
       // nothing stored holds v + 1. A later keyframe of the epoch that holds it means the
@@ -630,13 +626,12 @@ export class ReplayPlayer {
         const g = ep.gaps.find((x) => x.from <= v + 1 && v + 1 <= x.to);
         gap = { epoch: ep.id, from: v + 1, to: g ? Math.max(g.to, next.v) : next.v, reason: "missing" };
       }
-      until = Infinity;
       break;
     }
     const meta = this.#metaAt(ep, base, t);
     /** @type {Frame} */
     const frame = { epoch: ep.id, v, t, doc, sel: sel && sel[0] <= doc.length && sel[1] <= doc.length ? sel : null, ...meta, gap };
-    return { frame, missing, until };
+    return { frame, missing };
   }
 
   /** Language, title and ended at t: the base keyframe's, then the controls after it. */
@@ -665,7 +660,10 @@ export class ReplayPlayer {
     return { epoch: l.epoch, v: l.v, t: l.t, doc: l.doc, sel: l.sel, lang: l.lang, title: l.title, ended: this.liveEnded, gap: null };
   }
 
-  /** File a live WatcherAction; returns the editor action it means (null: none). */
+  /**
+   * File a live WatcherAction; returns the editor action it means (null: none).
+   * @returns {ReplayAction | null}
+   */
   #liveApply(/** @type {LiveAction} */ action, /** @type {{ epoch: string | null, v: number, wallMs: number }} */ at) {
     if (!at || typeof at.epoch !== "string") return null;
     const l = this.liveDoc;
