@@ -41,9 +41,11 @@
 //                                                           (again later: a fresher index)
 //   p.blob(now, name, body)            -> ReplayAction[]   a fetched blob's parsed JSON
 //   p.blobFailed(now, name, status)    -> ReplayAction[]   it could not be fetched (0: network)
-//   p.seek(now, t)                     -> ReplayAction[]   move the playhead (clamped)
+//   p.seek(now, t)                     -> ReplayAction[]   move the playhead (clamped); before
+//                                                           the index: taken when it comes
 //   p.seekMarker(now, n)               -> ReplayAction[]   to marker n (false-y if unknown)
-//   p.seekLink(now, link)              -> ReplayAction[]   a parsed deep link (deep-link.js)
+//   p.seekLink(now, link)              -> ReplayAction[]   a parsed deep link (deep-link.js);
+//                                                           before the index: as seek
 //   p.play(now) / p.pause(now)         -> ReplayAction[]
 //   p.setSpeed(now, speed)             -> ReplayAction[]   clamped to SPEEDS' range
 //   p.setSkipIdle(now, on)             -> ReplayAction[]
@@ -201,6 +203,8 @@ export class ReplayPlayer {
     /** @type {number[] | null} sorted activity times (cache, rebuilt when data changes) */
     this.activity = null;
     this.lastStateKey = "";
+    /** @type {{ t?: number, m?: string, link: { t?: string, m?: string } } | null} a seek asked before the index came */
+    this.requested = null;
   }
 
   // ---------------------------------------------------------------- events
@@ -238,7 +242,12 @@ export class ReplayPlayer {
     }
     this.bases.sort((a, b) => a.t - b.t);
     this.activity = null;
-    if (first) this.t = this.#start();
+    if (first) {
+      this.t = this.#start();
+      const link = this.requested;
+      this.requested = null;
+      if (link) return link.t !== undefined && link.m === undefined ? this.seek(now, link.t) : this.seekLink(now, link.link);
+    }
     return this.#render(now);
   }
 
@@ -274,6 +283,10 @@ export class ReplayPlayer {
 
   /** Move the playhead (clamped to the timeline); leaves live mode. */
   seek(/** @type {number} */ now, /** @type {number} */ t) {
+    if (!this.index && !this.liveDoc) {
+      this.requested = { t, link: {} }; // taken when the index comes
+      return this.#render(now);
+    }
     this.failed.clear();
     this.mode = "replay";
     this.t = Math.min(Math.max(t, this.#start()), this.#end());
@@ -294,6 +307,10 @@ export class ReplayPlayer {
    * @param {{ t?: string, m?: string }} link
    */
   seekLink(now, link) {
+    if (!this.index && !this.liveDoc) {
+      this.requested = { m: link.m, link }; // taken when the index comes
+      return this.#render(now);
+    }
     if (link.m !== undefined && this.markers.some((x) => x.n === Number(link.m))) return this.seekMarker(now, Number(link.m));
     const ms = link.t !== undefined ? parseTime(link.t) : null;
     return ms !== null ? this.seek(now, this.#start() + ms) : this.#render(now);
