@@ -72,7 +72,7 @@ class Seeks:
 def record(seconds: int, seed: int) -> Recording:
     """The history core's uploads for a typing session (deterministic for a seed)."""
     params = json.dumps({"seconds": seconds, "seed": seed, "t0": int(time.time() * 1000)})
-    proc = subprocess.run(  # noqa: S603 (our own script)
+    proc = subprocess.run(
         ["node", str(NODE_RECORDER)],  # noqa: S607 (node from PATH, as every Node harness)
         input=params,
         capture_output=True,
@@ -138,7 +138,7 @@ async def upload(base_url: str, rec: Recording) -> Served:
 
 def bundle_core() -> str:
     """static_web/src/core/replay.js as one script defining `Replay` (esbuild, as the site)."""
-    proc = subprocess.run(  # noqa: S603 (the repo's esbuild)
+    proc = subprocess.run(
         [str(ESBUILD), "--bundle", "--format=iife", "--global-name=Replay", "--minify"],
         input='export * from "./src/core/replay.js";',
         cwd=REPO_ROOT / "static_web",
@@ -175,12 +175,13 @@ _SEEKS_JS = """async ({id, cold, warm, seed}) => {
             const more = p.blob(performance.now(), a.name, b);
             if (shown === null && p.state.phase !== "loading") shown = performance.now() - t0;
             run(more);
-            if (open === 0) shown === null ? reject(new Error("seek did not finish")) : resolve(shown);
+            if (open === 0) done();
           }, reject);
         }
       };
+      const done = () => (shown === null ? reject(new Error("seek did not finish")) : resolve(shown));
       run(actions);
-      if (open === 0) shown === null ? reject(new Error("seek did not finish")) : resolve(shown);
+      if (open === 0) done();
     });
   }
   const start = index.keyframes[0].t;
