@@ -179,7 +179,7 @@ _SEEKS_JS = """async ({id, cold, warm, seed}) => {
           }, reject);
         }
       };
-      const done = () => (shown === null ? reject(new Error("seek did not finish")) : resolve(shown));
+      const done = () => (shown === null ? reject(new Error("seek unfinished")) : resolve(shown));
       run(actions);
       if (open === 0) done();
     });
