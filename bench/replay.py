@@ -310,11 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold", type=int, default=20, help="cold seeks (fresh player each)")
     parser.add_argument("--warm", type=int, default=500, help="warm seeks")
-    parser.add_argument("--quick", action="store_true", help="a 2-minute recording, few seeks")
+    parser.add_argument("--quick", action="store_true", help="a 1-minute recording, few seeks")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.cold, args.warm = 120, 3, 30
+        # within the upload burst, so no upload waits for the bucket
+        args.seconds, args.cold, args.warm = 60, 3, 30
     from harness.browser import DIST
     from harness.devhost import start_devhost
 
