@@ -259,3 +259,19 @@ test("deep links: times in ms both ways", () => {
   assert.equal(parseFragment("#nope"), null);
   assert.throws(() => formatFragment({ streamId: "abcdefghijkl0001", marker: 0 }));
 });
+
+test("a seek (or deep link) before the index is taken when the index comes", () => {
+  const { index, blobs } = recording();
+  const p = new ReplayPlayer({ streamId: "abcdefghijkl0001" });
+  assert.deepEqual(fetches(p.seekLink(0, { m: "1" })), []);
+  assert.equal(p.state.phase, "empty");
+  const a = p.loadIndex(0, index);
+  assert.equal(p.state.t, 4000, "marker 1");
+  assert.deepEqual(fetches(a).slice(0, 2), [K0, S1], "what the seek needs first");
+  const q = new ReplayPlayer({ streamId: "abcdefghijkl0001" });
+  q.seek(0, 25_500);
+  q.loadIndex(0, index);
+  assert.equal(q.state.t, 25_500);
+  for (const [n, b] of blobs) q.blob(0, n, b);
+  assert.equal(q.documentAt(25_500)?.doc, "bcd\nx");
+});
