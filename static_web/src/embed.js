@@ -4,8 +4,10 @@
 // the player (watcher.js, a chunk of the same build) load when the frame is first visible or
 // on a first interaction, so a page with many embeds far down costs nothing until read.
 import { streamIdFromLocation } from "./config.js";
+import { parseFragment } from "./core/deep-link.js";
 
-const id = streamIdFromLocation();
+// `#<id>&t=..&m=..`: the stream, then the deep link
+const id = parseFragment(location.hash)?.streamId ?? streamIdFromLocation();
 const full = document.getElementById("open-full");
 if (full instanceof HTMLAnchorElement) full.href = `/watch.html${location.hash}`;
 addEventListener("hashchange", () => {

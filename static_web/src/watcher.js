@@ -23,7 +23,8 @@ import { byId } from "./ui/dom.js";
 const $ = byId;
 const setStatus = statusBadge($("status"));
 const announce = announcer($("announce"));
-const streamId = streamIdFromLocation();
+// `#<id>&t=..&m=..`: the stream, then the deep link
+const streamId = parseFragment(location.hash)?.streamId ?? streamIdFromLocation();
 
 // ---- the streamer's cursor and selection, drawn as decorations ----
 /** @type {import("@codemirror/state").StateEffectType<[number, number]>} */

@@ -131,7 +131,7 @@ def test_replay_times_markers_speed_embed_delete(
     p.goto(f"{host.url}/watch.html#{sid}")
     p.reload()
     w.wait_doc(doc_at(10**9))
-    assert call("DELETE", f"{host.url}/api/streams/{sid}", None, key)[0] == 200
+    assert call("DELETE", f"{host.url}/api/streams/{sid}", None, key)[0] == 204
     p.locator("#scrub").focus()
     p.keyboard.press("Home")
     expect(p.get_by_text("This recording was deleted")).to_be_visible(timeout=TIMEOUT_MS)
