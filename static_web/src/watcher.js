@@ -243,13 +243,14 @@ function fetchBlob(/** @type {string} */ name) {
     run((now) => (r.status === 200 ? player.blob(now, name, r.body) : player.blobFailed(now, name, r.status)));
   });
 }
-let indexAt = -Infinity;
-/** (Re)read the index: at load, and on a seek at most every 2 s (a 304 when unchanged). */
-async function refreshIndex(force = false) {
-  if (!streamId || deleted) return;
-  if (!force && performance.now() - indexAt < 2000) return;
-  indexAt = performance.now();
+let indexReading = false;
+/** (Re)read the index: at load and on each seek, one read at a time (a 304 when unchanged),
+ * so a recording deleted meanwhile is noticed at the next seek. */
+async function refreshIndex() {
+  if (!streamId || deleted || indexReading) return;
+  indexReading = true;
   const r = await readRecording(streamId, null);
+  indexReading = false;
   if (r.status === 410) return showDeleted();
   if (r.status === 200 && r.body) run((now) => player.loadIndex(now, r.body));
 }
@@ -332,7 +333,7 @@ if (!streamId) {
   // only for what came after it
   // the index first (so the stored document sits at the recording's end), then the join state
   const id = streamId;
-  Promise.all([refreshIndex(true), loadJoinState(id)]).then(([, stored]) => {
+  Promise.all([refreshIndex(), loadJoinState(id)]).then(([, stored]) => {
     openLink();
     if (!deleted) perform(state.stored(performance.now(), stored));
   });

@@ -134,8 +134,8 @@ def test_replay_times_markers_speed_embed_delete(
     assert call("DELETE", f"{host.url}/api/streams/{sid}", None, key)[0] == 204
     p.locator("#scrub").focus()
     p.keyboard.press("Home")
-    expect(p.get_by_text("This recording was deleted")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(p.get_by_role("alert")).to_have_text("This recording was deleted.", timeout=TIMEOUT_MS)
     p.reload()
-    expect(p.get_by_text("This recording was deleted")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(p.get_by_role("alert")).to_have_text("This recording was deleted.", timeout=TIMEOUT_MS)
     assert w.doc() == ""
     assert not [x for x in problems.items if "410" not in x and "404" not in x], problems.items
