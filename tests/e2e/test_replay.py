@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from harness.browser import EMULATOR_ARGS
 from harness.devhost import RunningDevHost, start_devhost
-from harness.pages import TIMEOUT_MS, Problems, WatcherPage
+from harness.pages import TIMEOUT_MS, Problems, StreamerPage, WatcherPage
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +139,53 @@ def test_replay_times_markers_speed_embed_delete(
     expect(p.get_by_role("alert")).to_have_text("This recording was deleted.", timeout=TIMEOUT_MS)
     assert w.doc() == ""
     assert not [x for x in problems.items if "410" not in x and "404" not in x], problems.items
+
+
+def test_rewind_while_live_then_jump_to_live(host: RunningDevHost, browser: Browser) -> None:
+    """A live watcher scrubs back to the start: the editor shows the document of then while the
+    stream goes on underneath; "Jump to live" shows the live document at once. A deep link to
+    a time opens a live stream there too."""
+    problems = Problems()
+    streamer_ctx, watcher_ctx = browser.new_context(), browser.new_context()
+    try:
+        streamer = StreamerPage(streamer_ctx.new_page()).open(host.url)
+        problems.watch(streamer.page, "streamer")
+        streamer.focus_editor()
+        streamer.page.keyboard.type("one\n")
+        streamer.wait_sent()
+        wp = watcher_ctx.new_page()
+        problems.watch(wp, "watcher")
+        w = WatcherPage(wp).open(streamer.share_link)
+        w.wait_doc(streamer.doc())
+        expect(wp.locator("#player")).to_have_attribute("data-mode", "live")
+        # back to the start of the timeline: the first document the watcher knows
+        wp.locator("#scrub").focus()
+        wp.keyboard.press("Home")
+        expect(wp.locator("#player")).to_have_attribute("data-mode", "replay")
+        rewound = w.doc()
+        streamer.page.keyboard.type("two\nthree\n")
+        streamer.wait_sent()
+        final = streamer.doc()
+        # the live state keeps up underneath (the machine's version moves), the editor does not
+        wp.wait_for_function(
+            "v => window.codestream.state.v === v", arg=streamer.state()["v"], timeout=TIMEOUT_MS
+        )
+        assert w.doc() == rewound
+        assert final.startswith(rewound) and final != rewound
+        jump = wp.get_by_role("button", name="Jump to live")
+        expect(jump).to_be_enabled()
+        jump.click()
+        assert w.doc() == final  # at once: no wait, the live document was kept
+        expect(wp.locator("#player")).to_have_attribute("data-mode", "live")
+        streamer.page.keyboard.type("four")
+        streamer.wait_sent()
+        w.wait_doc(streamer.doc())
+        # "L" from a rewound position also returns to the live edge
+        wp.locator("#scrub").focus()
+        wp.keyboard.press("Home")
+        wp.keyboard.press("l")
+        w.wait_doc(streamer.doc())
+        assert not problems.items, problems.items
+    finally:
+        streamer_ctx.close()
+        watcher_ctx.close()
