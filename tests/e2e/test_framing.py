@@ -51,8 +51,6 @@ def embedder(page_html: str) -> Iterator[str]:
         server.server_close()
 
 
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     if not (DIST / "staticwebapp.config.json").is_file() or not (DIST / "embed.html").is_file():

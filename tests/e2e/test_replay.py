@@ -29,7 +29,9 @@ MARKER_DT = 30_000  # "step 2" labels the document after "d"
 def call(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (loopback)
-    req.add_header("Content-Type", "text/plain;charset=UTF-8" if key is None else "application/json")
+    req.add_header(
+        "Content-Type", "text/plain;charset=UTF-8" if key is None else "application/json"
+    )
     if key is not None:
         req.add_header("Authorization", f"Bearer {key}")
     try:
@@ -79,7 +81,8 @@ def page(browser: Browser) -> Iterator[tuple[Page, Problems]]:
 
 
 def player(p: Page) -> dict[str, Any]:
-    return p.evaluate("() => window.codestream.player")
+    state: dict[str, Any] = p.evaluate("() => window.codestream.player")
+    return state
 
 
 def test_replay_times_markers_speed_embed_delete(
@@ -97,7 +100,9 @@ def test_replay_times_markers_speed_embed_delete(
         p.goto(f"{host.url}/watch.html#{sid}&t={t}")
         p.reload()
         w.wait_doc(doc_at(ms))
-        expect(p.locator("#scrub")).to_have_attribute("aria-valuetext", f"{ms // 60000}:{ms // 1000 % 60:02d} of 0:31")
+        expect(p.locator("#scrub")).to_have_attribute(
+            "aria-valuetext", f"{ms // 60000}:{ms // 1000 % 60:02d} of 0:31"
+        )
     # a marker deep link opens at the marker; the marker is on the timeline
     p.goto(f"{host.url}/watch.html#{sid}&m=1")
     p.reload()
@@ -122,7 +127,8 @@ def test_replay_times_markers_speed_embed_delete(
     w.wait_doc(doc_at(10**9), timeout=10_000)
     took = time.monotonic() - started
     assert took < 5, f"8x with idle skipped took {took:.1f} s for a 31 s recording"
-    assert player(p)["speed"] == 8 and player(p)["skipIdle"] is True
+    assert player(p)["speed"] == 8
+    assert player(p)["skipIdle"] is True
     # the embed page replays too, with a link out to the full page
     p.goto(f"{host.url}/embed.html#{sid}&t=0:02")
     w.wait_doc(doc_at(2000))
@@ -171,7 +177,8 @@ def test_rewind_while_live_then_jump_to_live(host: RunningDevHost, browser: Brow
             "v => window.codestream.state.v === v", arg=streamer.state()["v"], timeout=TIMEOUT_MS
         )
         assert w.doc() == rewound
-        assert final.startswith(rewound) and final != rewound
+        assert final.startswith(rewound)
+        assert final != rewound
         jump = wp.get_by_role("button", name="Jump to live")
         expect(jump).to_be_enabled()
         jump.click()
