@@ -149,8 +149,8 @@ def test_replay_times_markers_speed_embed_delete(
 
 def test_rewind_while_live_then_jump_to_live(host: RunningDevHost, browser: Browser) -> None:
     """A live watcher scrubs back to the start: the editor shows the document of then while the
-    stream goes on underneath; "Jump to live" shows the live document at once. A deep link to
-    a time opens a live stream there too."""
+    stream goes on underneath; "Jump to live" (or L) shows the live document at once. The
+    embed page streams the same stream live."""
     problems = Problems()
     streamer_ctx, watcher_ctx = browser.new_context(), browser.new_context()
     try:
@@ -192,6 +192,16 @@ def test_rewind_while_live_then_jump_to_live(host: RunningDevHost, browser: Brow
         wp.keyboard.press("Home")
         wp.keyboard.press("l")
         w.wait_doc(streamer.doc())
+        # the embed page streams live: its player loads once visible, then follows the edits
+        sid = streamer.state()["streamId"]
+        ep = watcher_ctx.new_page()
+        problems.watch(ep, "embed")
+        embed = WatcherPage(ep).open(f"{host.url}/embed.html#{sid}")
+        embed.wait_doc(streamer.doc())
+        streamer.page.keyboard.type(" five")
+        streamer.wait_sent()
+        embed.wait_doc(streamer.doc())
+        expect(ep.locator("#open-full")).to_have_attribute("href", f"/watch.html#{sid}")
         assert not problems.items, problems.items
     finally:
         streamer_ctx.close()
