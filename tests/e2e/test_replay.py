@@ -5,8 +5,11 @@ had it open, at its next read, and a fresh one). One dev host and one browser pe
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import secrets
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from harness.browser import EMULATOR_ARGS
-from harness.devhost import RunningDevHost, start_devhost
+from harness.devhost import Peer, RunningDevHost, start_devhost
 from harness.pages import TIMEOUT_MS, Problems, StreamerPage, WatcherPage
 
 pytestmark = pytest.mark.e2e
@@ -206,3 +209,42 @@ def test_rewind_while_live_then_jump_to_live(host: RunningDevHost, browser: Brow
     finally:
         streamer_ctx.close()
         watcher_ctx.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop in its own thread, for protocol-level peers beside the sync Playwright."""
+    lp = asyncio.new_event_loop()
+    thread = threading.Thread(target=lp.run_forever, daemon=True)
+    thread.start()
+    yield lp
+    lp.call_soon_threadsafe(lp.stop)
+    thread.join(5)
+
+
+def test_live_markers_reach_the_timeline_at_once(
+    host: RunningDevHost, browser: Browser, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A marker the streamer drops while live (a `control` with `marker`) is on an open
+    watcher's timeline at once, labelled; clicking it seeks there."""
+
+    def run(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(15)
+
+    streamer = Peer(host)
+    run(streamer.open())
+    ctx = browser.new_context()
+    try:
+        wp = ctx.new_page()
+        wp.goto(f"{host.url}/watch.html#{streamer.stream_id}")
+        expect(wp.locator("#status")).not_to_have_attribute("data-state", "connecting")
+        wp.wait_for_function("() => window.codestream.state.connection === 'connected'")
+        run(streamer.send_event("control", {"streamId": streamer.stream_id, "marker": " intro "}))
+        marker = wp.locator("#scrub-markers .marker")
+        expect(marker).to_have_count(1)
+        expect(marker).to_have_attribute("aria-label", re.compile(r"^Marker 1: intro at \d+:\d\d$"))
+        markers = wp.evaluate("() => window.codestream.markers")
+        assert [(m["n"], m["label"], m["live"]) for m in markers] == [(1, "intro", True)]
+    finally:
+        ctx.close()
+        run(streamer.close())
