@@ -280,7 +280,10 @@ addEventListener("hashchange", openLink);
 /** A live `control` with a marker puts it on the timeline at once. */
 function liveMarker(/** @type {unknown} */ data) {
   const msg = /** @type {{ type?: unknown, marker?: { label: string, t: number } } | null} */ (data);
-  if (msg?.type === "control" && msg.marker) run((now) => player.liveMarker(now, /** @type {{ label: string, t: number }} */ (msg.marker)));
+  if (!(msg?.type === "control" && msg.marker)) return;
+  run((now) => player.liveMarker(now, /** @type {{ label: string, t: number }} */ (msg.marker)));
+  controls?.render(player.state); // the core's `state` action leaves out markers: redraw them
+
 }
 
 // ---- connection ----

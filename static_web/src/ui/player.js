@@ -39,7 +39,8 @@ export function mountPlayer({ player, run, streamId, announce, copy }) {
 
   /** @type {PlayerState} */
   let st = player.state;
-  const rel = (/** @type {number} */ t) => formatTime(t - st.start);
+  // before the timeline has a start (nothing stored, no document yet) times read 0:00
+  const rel = (/** @type {number} */ t) => formatTime(st.phase === "empty" && st.start === 0 ? 0 : t - st.start);
   const frac = (/** @type {number} */ t) => (st.end > st.start ? (t - st.start) / (st.end - st.start) : 1);
 
   const togglePlay = () => {
