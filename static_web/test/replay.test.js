@@ -275,3 +275,24 @@ test("a seek (or deep link) before the index is taken when the index comes", () 
   for (const [n, b] of blobs) q.blob(0, n, b);
   assert.equal(q.documentAt(25_500)?.doc, "bcd\nx");
 });
+
+test("live: one call's actions together (a reset and the buffered deltas after it) make one base", () => {
+  const p = new ReplayPlayer({ streamId: "abcdefghijkl0001", follow: true });
+  assert.equal(p.state.phase, "empty");
+  const batch = [
+    { type: "reset", doc: "hello", sel: null, lang: "go", title: "t" },
+    { type: "apply", changes: [[5, 5, "!"]], sel: [6, 6] },
+    { type: "apply", changes: [[6, 6, "?"]] },
+  ];
+  assert.deepEqual(edits(p.live(0, batch, { epoch: "e9", v: 12, wallMs: 5000 })), batch, "following: the editor does as the machine says");
+  assert.equal(p.state.phase, "live");
+  p.seek(0, 0);
+  assert.equal(p.state.mode, "replay");
+  assert.deepEqual(p.documentAt(5000), { epoch: "e9", v: 12, t: 5000, doc: "hello!?", sel: [6, 6], lang: "go", title: "t", ended: false, gap: null });
+  p.live(0, { type: "apply", changes: [[0, 0, ">"]], sel: [1, 1] }, { epoch: "e9", v: 13, wallMs: 7000 });
+  assert.equal(p.documentAt(6000)?.doc, "hello!?");
+  assert.equal(p.documentAt(7000)?.doc, ">hello!?");
+  assert.deepEqual(p.histogram(2), [0, 1]);
+  assert.deepEqual(edits(p.jumpToLive(0)), [{ type: "reset", doc: ">hello!?", sel: [1, 1], lang: "go", title: "t" }]);
+  assert.deepEqual(p.live(0, [{ type: "title", title: "u" }], { epoch: "e9", v: 13, wallMs: 8000 }).filter((a) => a.type === "title"), [{ type: "title", title: "u" }]);
+});
