@@ -279,6 +279,7 @@ test("a seek (or deep link) before the index is taken when the index comes", () 
 test("live: one call's actions together (a reset and the buffered deltas after it) make one base", () => {
   const p = new ReplayPlayer({ streamId: "abcdefghijkl0001", follow: true });
   assert.equal(p.state.phase, "empty");
+  /** @type {import("../src/core/replay.js").LiveAction[]} */
   const batch = [
     { type: "reset", doc: "hello", sel: null, lang: "go", title: "t" },
     { type: "apply", changes: [[5, 5, "!"]], sel: [6, 6] },
