@@ -797,8 +797,9 @@ export class ReplayPlayer {
     const end = this.#end();
     const ts = this.skipIdle ? this.#activity() : [];
     let t = this.t;
+    let limit = -Infinity;
     for (let guard = 0; wall > 0 && t < end && guard < 100_000; guard++) {
-      const limit = Math.min(end, this.#limitFrom(t));
+      if (t >= limit) limit = Math.min(end, this.#limitFrom(t)); // again only once reached
       if (limit <= t) break; // waiting for a blob
       let rate = this.speed;
       let stop = limit;
