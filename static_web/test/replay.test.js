@@ -297,3 +297,23 @@ test("live: one call's actions together (a reset and the buffered deltas after i
   assert.deepEqual(edits(p.jumpToLive(0)), [{ type: "reset", doc: ">hello!?", sel: [1, 1], lang: "go", title: "t" }]);
   assert.deepEqual(p.live(0, [{ type: "title", title: "u" }], { epoch: "e9", v: 13, wallMs: 8000 }).filter((a) => a.type === "title"), [{ type: "title", title: "u" }]);
 });
+
+test("a segment of controls only (a title change while not typing) is fetched and applies", () => {
+  const { index, blobs } = recording();
+  const C = "s/e1/6-5-cccccccc";
+  const ix = { ...index, head: { epoch: "e1", v: 5, t: 30_000 }, segments: [...index.segments, { name: C, epoch: "e1", from: 6, to: 5, t0: 30_000, t1: 30_000 }] };
+  blobs.set(C, { epoch: "e1", from: 6, to: 5, t0: 30_000, deltas: [], controls: [[0, { title: "final" }]] });
+  const p = new ReplayPlayer({ streamId: "abcdefghijkl0001" });
+  const a = [...p.loadIndex(0, ix), ...p.seek(0, 30_000)];
+  assert.ok(fetches(a).includes(C), JSON.stringify(fetches(a)));
+  for (const [n, b] of blobs) p.blob(0, n, b);
+  assert.equal(p.documentAt(30_000)?.title, "final");
+  assert.equal(p.documentAt(29_999)?.title, "renamed");
+  // a seek that needs it waits for it
+  const q = new ReplayPlayer({ streamId: "abcdefghijkl0001", prefetchMs: 0 });
+  q.loadIndex(0, ix);
+  for (const [n, b] of blobs) if (n !== C) q.blob(0, n, b);
+  q.seek(0, 30_000);
+  assert.equal(q.state.phase, "loading");
+  assert.equal(q.documentAt(30_000), null);
+});

@@ -118,8 +118,8 @@ export const IDLE_MS = 3000;
 export const IDLE_SHOWN_MS = 1000;
 /** Segments are fetched this far (recording time, times the speed) ahead of the playhead. */
 export const PREFETCH_MS = 60_000;
-/** Blob fetches the player has going at once. */
-export const MAX_IN_FLIGHT = 4;
+/** Blob fetches the player has going at once (a browser opens 6 connections per host). */
+export const MAX_IN_FLIGHT = 6;
 /** A playing player wants a tick at least this often (ms of the shell's clock). */
 export const FRAME_MS = 50;
 
@@ -596,7 +596,8 @@ export class ReplayPlayer {
     if (!base) return null;
     const ep = /** @type {Epoch} */ (this.epochs.get(base.epoch));
     if (base.doc === null) {
-      return { frame: this.#emptyFrame(base), missing: base.name ? [base.name] : [] };
+      const more = [...this.#needed(ep, base.v + 1, t), ...this.#controlsNeeded(ep, base, Infinity, t)];
+      return { frame: this.#emptyFrame(base), missing: base.name ? [base.name, ...more] : [] };
     }
     // the latest checkpoint after the base, at or before t
     const ci = lastAtOrBefore(ep.checkpoints, t, (c) => c.t);
@@ -639,7 +640,7 @@ export class ReplayPlayer {
       if (seg && !this.loaded.has(seg.name)) {
         if (seg.t0 <= t) {
           if (this.failed.has(seg.name)) gap = { epoch: ep.id, from: seg.from, to: seg.to, reason: "unreadable" };
-          else missing.push(seg.name);
+          else missing.push(...this.#needed(ep, v + 1, t)); // all at once: fetched in parallel
         }
         break;
       }
@@ -653,10 +654,31 @@ export class ReplayPlayer {
       }
       break;
     }
+    missing.push(...this.#controlsNeeded(ep, base, v, t));
     const meta = this.#metaAt(ep, base, t);
     /** @type {Frame} */
     const frame = { epoch: ep.id, v, t, doc, sel: sel && sel[0] <= doc.length && sel[1] <= doc.length ? sel : null, ...meta, gap };
     return { frame, missing };
+  }
+
+  /** The segments not loaded yet that a frame at t needs from version `from` on, in order. */
+  #needed(/** @type {Epoch} */ ep, /** @type {number} */ from, /** @type {number} */ t) {
+    /** @type {string[]} */
+    const out = [];
+    let v = from;
+    for (let seg = this.#segmentOf(ep, v); seg && seg.t0 <= t; seg = this.#segmentOf(ep, v)) {
+      if (!this.loaded.has(seg.name) && !this.failed.has(seg.name)) out.push(seg.name);
+      v = seg.to + 1;
+      if (seg.to < seg.from) break; // controls only: nothing follows it in versions
+    }
+    return out;
+  }
+
+  /** Segments holding only controls (a title, a marker, the end) after the base, up to v + 1 and t. */
+  #controlsNeeded(/** @type {Epoch} */ ep, /** @type {Base} */ base, /** @type {number} */ v, /** @type {number} */ t) {
+    return ep.segments
+      .filter((sg) => sg.to < sg.from && sg.from > base.v && sg.from <= v + 1 && sg.t0 <= t && !this.loaded.has(sg.name) && !this.failed.has(sg.name))
+      .map((sg) => sg.name);
   }
 
   /** Language, title and ended at t: the base keyframe's, then the controls after it. */
