@@ -55,7 +55,7 @@ let now = 0;
 let deltas = 0;
 let chars = 0;
 let pos = 0;
-/** @param {Change[]} changes */
+/** @param {Change[]} changes @param {number} newPos the caret after it */
 function edit(changes, newPos) {
   src = { ...src, v: src.v + 1, doc: applyChanges(src.doc, changes) };
   pos = newPos;

@@ -275,3 +275,45 @@ test("a seek (or deep link) before the index is taken when the index comes", () 
   for (const [n, b] of blobs) q.blob(0, n, b);
   assert.equal(q.documentAt(25_500)?.doc, "bcd\nx");
 });
+
+test("live: one call's actions together (a reset and the buffered deltas after it) make one base", () => {
+  const p = new ReplayPlayer({ streamId: "abcdefghijkl0001", follow: true });
+  assert.equal(p.state.phase, "empty");
+  /** @type {import("../src/core/replay.js").LiveAction[]} */
+  const batch = [
+    { type: "reset", doc: "hello", sel: null, lang: "go", title: "t" },
+    { type: "apply", changes: [[5, 5, "!"]], sel: [6, 6] },
+    { type: "apply", changes: [[6, 6, "?"]] },
+  ];
+  assert.deepEqual(edits(p.live(0, batch, { epoch: "e9", v: 12, wallMs: 5000 })), batch, "following: the editor does as the machine says");
+  assert.equal(p.state.phase, "live");
+  p.seek(0, 0);
+  assert.equal(p.state.mode, "replay");
+  assert.deepEqual(p.documentAt(5000), { epoch: "e9", v: 12, t: 5000, doc: "hello!?", sel: [6, 6], lang: "go", title: "t", ended: false, gap: null });
+  p.live(0, { type: "apply", changes: [[0, 0, ">"]], sel: [1, 1] }, { epoch: "e9", v: 13, wallMs: 7000 });
+  assert.equal(p.documentAt(6000)?.doc, "hello!?");
+  assert.equal(p.documentAt(7000)?.doc, ">hello!?");
+  assert.deepEqual(p.histogram(2), [0, 1]);
+  assert.deepEqual(edits(p.jumpToLive(0)), [{ type: "reset", doc: ">hello!?", sel: [1, 1], lang: "go", title: "t" }]);
+  assert.deepEqual(p.live(0, [{ type: "title", title: "u" }], { epoch: "e9", v: 13, wallMs: 8000 }).filter((a) => a.type === "title"), [{ type: "title", title: "u" }]);
+});
+
+test("a segment of controls only (a title change while not typing) is fetched and applies", () => {
+  const { index, blobs } = recording();
+  const C = "s/e1/6-5-cccccccc";
+  const ix = { ...index, head: { epoch: "e1", v: 5, t: 30_000 }, segments: [...index.segments, { name: C, epoch: "e1", from: 6, to: 5, t0: 30_000, t1: 30_000 }] };
+  blobs.set(C, { epoch: "e1", from: 6, to: 5, t0: 30_000, deltas: [], controls: [[0, { title: "final" }]] });
+  const p = new ReplayPlayer({ streamId: "abcdefghijkl0001" });
+  const a = [...p.loadIndex(0, ix), ...p.seek(0, 30_000)];
+  assert.ok(fetches(a).includes(C), JSON.stringify(fetches(a)));
+  for (const [n, b] of blobs) p.blob(0, n, b);
+  assert.equal(p.documentAt(30_000)?.title, "final");
+  assert.equal(p.documentAt(29_999)?.title, "renamed");
+  // a seek that needs it waits for it
+  const q = new ReplayPlayer({ streamId: "abcdefghijkl0001", prefetchMs: 0 });
+  q.loadIndex(0, ix);
+  for (const [n, b] of blobs) if (n !== C) q.blob(0, n, b);
+  q.seek(0, 30_000);
+  assert.equal(q.state.phase, "loading");
+  assert.equal(q.documentAt(30_000), null);
+});

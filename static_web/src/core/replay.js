@@ -36,7 +36,8 @@
 //
 // API (stable; a change is announced in a commit starting "API:"):
 //
-//   const p = new ReplayPlayer({ streamId, prefetchMs?, idleMs?, idleShownMs?, maxInFlight? })
+//   const p = new ReplayPlayer({ streamId, follow?, prefetchMs?, idleMs?, idleShownMs?, maxInFlight? })
+//                                      follow: start in mode "live" (a watch page, no deep link)
 //   p.loadIndex(now, index)            -> ReplayAction[]   the parsed GET .../recording answer
 //                                                           (again later: a fresher index)
 //   p.blob(now, name, body)            -> ReplayAction[]   a fetched blob's parsed JSON
@@ -51,7 +52,8 @@
 //   p.setSkipIdle(now, on)             -> ReplayAction[]
 //   p.tick(now)                        -> ReplayAction[]   advance the playhead
 //   p.nextTick()                       -> number | null    when tick() is due (null: idle)
-//   p.live(now, action, at)            -> ReplayAction[]   a WatcherState action + {epoch, v}
+//   p.live(now, actions, at)           -> ReplayAction[]   WatcherState actions (one call's,
+//                                                           one or a list) + {epoch, v, wallMs}
 //   p.liveMarker(now, marker)          -> ReplayAction[]   {label, t} of a live control
 //   p.liveStatus(now, status)          -> ReplayAction[]   "live" | "offline" | "ended"
 //   p.jumpToLive(now)                  -> ReplayAction[]
@@ -116,8 +118,8 @@ export const IDLE_MS = 3000;
 export const IDLE_SHOWN_MS = 1000;
 /** Segments are fetched this far (recording time, times the speed) ahead of the playhead. */
 export const PREFETCH_MS = 60_000;
-/** Blob fetches the player has going at once. */
-export const MAX_IN_FLIGHT = 4;
+/** Blob fetches the player has going at once (a browser opens 6 connections per host). */
+export const MAX_IN_FLIGHT = 6;
 /** A playing player wants a tick at least this often (ms of the shell's clock). */
 export const FRAME_MS = 50;
 
@@ -130,7 +132,8 @@ export const FRAME_MS = 50;
  *             controls: Control[], checkpoints: Checkpoint[], gaps: IndexGap[],
  *             liveFrom: number }} Epoch
  * @typedef {{ epoch: string, v: number, t: number, name: string | null, doc: string | null,
- *             lang: string | null, title: string | null }} Base  a keyframe (name null: a live reset)
+ *             lang: string | null, title: string | null, sel?: Selection | null }} Base
+ *   a keyframe, or (name null) a live base: the live document after a reset or a catchup
  */
 
 const isNat = (/** @type {unknown} */ x) => Number.isInteger(x) && /** @type {number} */ (x) >= 0;
@@ -159,6 +162,8 @@ export class ReplayPlayer {
    * @param {number} [options.idleShownMs]
    * @param {number} [options.maxInFlight]
    * @param {number} [options.checkpointDeltas]
+   * @param {boolean} [options.follow]  start following the live document (a watch page of a
+   *   live stream without a deep link); otherwise start replaying at the start or the link
    */
   constructor({
     streamId,
@@ -167,6 +172,7 @@ export class ReplayPlayer {
     idleShownMs = IDLE_SHOWN_MS,
     maxInFlight = MAX_IN_FLIGHT,
     checkpointDeltas = CHECKPOINT_DELTAS,
+    follow = false,
   }) {
     this.streamId = streamId;
     this.opts = { prefetchMs, idleMs, idleShownMs, maxInFlight, checkpointDeltas };
@@ -190,7 +196,7 @@ export class ReplayPlayer {
     this.liveDoc = null;
     this.liveEnded = false;
     /** @type {"replay" | "live"} */
-    this.mode = "replay";
+    this.mode = follow ? "live" : "replay";
     this.t = 0;
     this.playing = false;
     this.speed = 1;
@@ -356,24 +362,26 @@ export class ReplayPlayer {
   }
 
   /**
-   * The watcher's live document changed: `action` is the WatcherAction the page would
-   * perform (reset, apply, lang, title; others are ignored), `at` the machine's epoch and v
-   * after it. In mode "live" the same action comes back for the editor.
-   * @param {number} now  unused but for symmetry (the time recorded is `wallMs`)
-   * @param {LiveAction} action
+   * The watcher's live document changed: `actions` are the WatcherActions the page got from
+   * one call of its WatcherState (reset, apply, lang, title; others are ignored), one or a
+   * list, and `at` the machine's epoch and v after all of them. In mode "live" the same
+   * actions come back for the editor.
+   * @param {number} now
+   * @param {LiveAction | LiveAction[]} actions
    * @param {{ epoch: string | null, v: number, wallMs: number }} at  wallMs: the shell's
-   *   Date.now(), the live entry's time on the timeline (the streamer's clock is not known)
+   *   Date.now(), the live entry's time on the timeline (the streamer's clock is not known;
+   *   it is never put before the stored head)
    * @returns {ReplayAction[]}
    */
-  live(now, action, at) {
-    const out = this.#liveApply(action, at);
-    /** @type {ReplayAction[]} */
-    const actions = this.mode === "live" && out ? [out] : [];
+  live(now, actions, at) {
+    const list = Array.isArray(actions) ? actions : [actions];
+    const out = this.#liveBatch(list, at);
     if (this.mode === "live") {
       this.t = this.#end();
       this.shown = this.liveDoc ? this.#liveFrame() : this.shown;
+      return out.concat(this.#render(now, { quiet: true }));
     }
-    return actions.concat(this.#render(now, { quiet: this.mode === "live" }));
+    return this.#render(now);
   }
 
   /**
@@ -473,7 +481,7 @@ export class ReplayPlayer {
           for (let b = b0; b <= b1; b++) out[b] += count / (b1 - b0 + 1);
         }
       }
-      for (const [v, d] of ep.deltas) if (v >= ep.liveFrom) out[at(d.t)] += 1;
+      for (const [v, d] of ep.deltas) if (v >= ep.liveFrom && !this.#segmentOf(ep, v)) out[at(d.t)] += 1;
     }
     return out.map((x) => Math.round(x * 100) / 100);
   }
@@ -588,7 +596,8 @@ export class ReplayPlayer {
     if (!base) return null;
     const ep = /** @type {Epoch} */ (this.epochs.get(base.epoch));
     if (base.doc === null) {
-      return { frame: this.#emptyFrame(base), missing: base.name ? [base.name] : [] };
+      const more = [...this.#needed(ep, base.v + 1, t), ...this.#controlsNeeded(ep, base, Infinity, t)];
+      return { frame: this.#emptyFrame(base), missing: base.name ? [base.name, ...more] : [] };
     }
     // the latest checkpoint after the base, at or before t
     const ci = lastAtOrBefore(ep.checkpoints, t, (c) => c.t);
@@ -597,7 +606,7 @@ export class ReplayPlayer {
     while (cp && cp.v < base.v) cp = null;
     let doc = cp ? cp.doc : base.doc;
     let v = cp ? cp.v : base.v;
-    let sel = cp && cp.selV > base.v ? cp.sel : null;
+    let sel = cp && cp.selV > base.v ? cp.sel : (base.sel ?? null);
     let selV = cp && cp.selV > base.v ? cp.selV : base.v;
     /** @type {string[]} */
     const missing = [];
@@ -631,7 +640,7 @@ export class ReplayPlayer {
       if (seg && !this.loaded.has(seg.name)) {
         if (seg.t0 <= t) {
           if (this.failed.has(seg.name)) gap = { epoch: ep.id, from: seg.from, to: seg.to, reason: "unreadable" };
-          else missing.push(seg.name);
+          else missing.push(...this.#needed(ep, v + 1, t)); // all at once: fetched in parallel
         }
         break;
       }
@@ -645,10 +654,31 @@ export class ReplayPlayer {
       }
       break;
     }
+    missing.push(...this.#controlsNeeded(ep, base, v, t));
     const meta = this.#metaAt(ep, base, t);
     /** @type {Frame} */
     const frame = { epoch: ep.id, v, t, doc, sel: sel && sel[0] <= doc.length && sel[1] <= doc.length ? sel : null, ...meta, gap };
     return { frame, missing };
+  }
+
+  /** The segments not loaded yet that a frame at t needs from version `from` on, in order. */
+  #needed(/** @type {Epoch} */ ep, /** @type {number} */ from, /** @type {number} */ t) {
+    /** @type {string[]} */
+    const out = [];
+    let v = from;
+    for (let seg = this.#segmentOf(ep, v); seg && seg.t0 <= t; seg = this.#segmentOf(ep, v)) {
+      if (!this.loaded.has(seg.name) && !this.failed.has(seg.name)) out.push(seg.name);
+      v = seg.to + 1;
+      if (seg.to < seg.from) break; // controls only: nothing follows it in versions
+    }
+    return out;
+  }
+
+  /** Segments holding only controls (a title, a marker, the end) after the base, up to v + 1 and t. */
+  #controlsNeeded(/** @type {Epoch} */ ep, /** @type {Base} */ base, /** @type {number} */ v, /** @type {number} */ t) {
+    return ep.segments
+      .filter((sg) => sg.to < sg.from && sg.from > base.v && sg.from <= v + 1 && sg.t0 <= t && !this.loaded.has(sg.name) && !this.failed.has(sg.name))
+      .map((sg) => sg.name);
   }
 
   /** Language, title and ended at t: the base keyframe's, then the controls after it. */
@@ -678,76 +708,77 @@ export class ReplayPlayer {
   }
 
   /**
-   * File a live WatcherAction; returns the editor action it means (null: none).
-   * @returns {ReplayAction | null}
+   * File one batch of live WatcherActions; returns the editor actions they mean. One apply
+   * taking v to v + 1 becomes a delta of the timeline; anything else (a reset, a catchup of
+   * many versions, several actions) a live base at the version after it.
+   * @param {LiveAction[]} list
+   * @param {{ epoch: string | null, v: number, wallMs: number }} at
+   * @returns {ReplayAction[]}
    */
-  #liveApply(/** @type {LiveAction} */ action, /** @type {{ epoch: string | null, v: number, wallMs: number }} */ at) {
-    if (!at || typeof at.epoch !== "string") return null;
-    const l = this.liveDoc;
-    const wall = Math.max(at.wallMs, l ? l.t : -Infinity, this.#storedEnd());
-    switch (action.type) {
-      case "reset": {
-        const doc = typeof action.doc === "string" ? action.doc : "";
-        const lang = str(action.lang) ?? l?.lang ?? null;
-        const title = str(action.title) ?? l?.title ?? null;
-        this.liveDoc = { epoch: at.epoch, v: at.v, doc, sel: isSel(action.sel) ? /** @type {Selection} */ (action.sel) : null, lang, title, t: wall };
-        const ep = this.#epoch(at.epoch);
-        /** @type {Base} */
-        const base = { epoch: at.epoch, v: at.v, t: wall, name: null, doc, lang, title };
-        ep.keyframes.push(base);
-        ep.keyframes.sort((a, b) => a.v - b.v);
-        this.bases.push(base);
-        this.bases.sort((a, b) => a.t - b.t);
-        ep.liveFrom = Math.min(ep.liveFrom, at.v + 1);
-        this.activity = null;
-        return { type: "reset", doc, sel: this.liveDoc.sel, lang, title };
-      }
-      case "apply": {
-        if (!l || l.epoch !== at.epoch || !Array.isArray(action.changes)) return null;
-        const changes = /** @type {Change[]} */ (action.changes);
+  #liveBatch(list, at) {
+    /** @type {ReplayAction[]} */
+    const out = [];
+    const before = this.liveDoc ? { epoch: this.liveDoc.epoch, v: this.liveDoc.v } : null;
+    const prevT = this.liveDoc ? this.liveDoc.t : -Infinity;
+    /** @type {NonNullable<typeof this.liveDoc> | null} */
+    let l = this.liveDoc;
+    let edits = 0;
+    let reset = false;
+    /** @type {{ changes: Change[], sel: Selection | null } | null} */
+    let single = null;
+    for (const a of list) {
+      if (a.type === "reset") {
+        const doc = typeof a.doc === "string" ? a.doc : "";
+        const sel = isSel(a.sel) ? /** @type {Selection} */ (a.sel) : null;
+        const lang = str(a.lang) ?? l?.lang ?? null;
+        const title = str(a.title) ?? l?.title ?? null;
+        l = { epoch: at?.epoch ?? "", v: at?.v ?? 0, doc, sel, lang, title, t: 0 };
+        reset = true;
+        edits += 1;
+        out.push({ type: "reset", doc, sel, lang, title });
+      } else if (a.type === "apply") {
+        if (!l || !Array.isArray(a.changes)) continue;
+        const changes = /** @type {Change[]} */ (a.changes);
         try {
           l.doc = applyChanges(l.doc, changes);
         } catch (e) {
-          if (e instanceof DeltaError) return null;
+          if (e instanceof DeltaError) continue; // the watcher's machine checked it; never here
           throw e;
         }
-        const ep = this.#epoch(at.epoch);
-        const sel = isSel(action.sel) ? /** @type {Selection} */ (action.sel) : null;
-        // a catchup or a delta: one timeline entry per version step (a catchup's many
-        // versions become one entry at its last one; the versions between are skipped)
-        const from = l.v + 1;
-        if (at.v >= from) {
-          if (at.v > from) {
-            // several versions at once: bridge with a live base at the result
-            l.v = at.v;
-            l.t = wall;
-            if (sel) l.sel = sel;
-            /** @type {Base} */
-            const base = { epoch: at.epoch, v: at.v, t: wall, name: null, doc: l.doc, lang: l.lang, title: l.title };
-            ep.keyframes.push(base);
-            ep.keyframes.sort((a, b) => a.v - b.v);
-            this.bases.push(base);
-            this.bases.sort((a, b) => a.t - b.t);
-          } else {
-            if (!ep.deltas.has(at.v)) ep.deltas.set(at.v, { t: wall, changes, sel });
-            l.v = at.v;
-            l.t = wall;
-            if (sel) l.sel = sel;
-          }
-          ep.liveFrom = Math.min(ep.liveFrom, from);
-        }
-        this.activity = null;
-        return sel ? { type: "apply", changes, sel } : { type: "apply", changes };
+        const sel = isSel(a.sel) ? /** @type {Selection} */ (a.sel) : null;
+        if (sel) l.sel = sel;
+        edits += 1;
+        single = { changes, sel };
+        out.push(sel ? { type: "apply", changes, sel } : { type: "apply", changes });
+      } else if (a.type === "lang" && typeof a.lang === "string") {
+        if (l) l.lang = a.lang;
+        out.push({ type: "lang", lang: a.lang });
+      } else if (a.type === "title" && typeof a.title === "string") {
+        if (l) l.title = a.title;
+        out.push({ type: "title", title: a.title });
       }
-      case "lang":
-        if (l && typeof action.lang === "string") l.lang = action.lang;
-        return typeof action.lang === "string" ? { type: "lang", lang: action.lang } : null;
-      case "title":
-        if (l && typeof action.title === "string") l.title = action.title;
-        return typeof action.title === "string" ? { type: "title", title: action.title } : null;
-      default:
-        return null;
     }
+    this.liveDoc = l;
+    if (!l || !at || typeof at.epoch !== "string" || !isNat(at.v)) return out;
+    const wall = Math.max(Number.isFinite(at.wallMs) ? at.wallMs : 0, prevT, this.#storedEnd());
+    l.t = wall;
+    if (edits === 0 && before && before.epoch === at.epoch && before.v === at.v) return out;
+    const ep = this.#epoch(at.epoch);
+    if (!reset && edits === 1 && single && before && before.epoch === at.epoch && at.v === before.v + 1) {
+      if (!ep.deltas.has(at.v)) ep.deltas.set(at.v, { t: wall, changes: single.changes, sel: single.sel });
+    } else {
+      /** @type {Base} */
+      const base = { epoch: at.epoch, v: at.v, t: wall, name: null, doc: l.doc, lang: l.lang, title: l.title, sel: l.sel };
+      ep.keyframes.push(base);
+      ep.keyframes.sort((x, y) => x.v - y.v);
+      this.bases.push(base);
+      this.bases.sort((x, y) => x.t - y.t);
+    }
+    l.epoch = at.epoch;
+    l.v = at.v;
+    ep.liveFrom = Math.min(ep.liveFrom, at.v);
+    this.activity = null;
+    return out;
   }
 
   #storedEnd() {
@@ -788,8 +819,9 @@ export class ReplayPlayer {
     const end = this.#end();
     const ts = this.skipIdle ? this.#activity() : [];
     let t = this.t;
+    let limit = -Infinity;
     for (let guard = 0; wall > 0 && t < end && guard < 100_000; guard++) {
-      const limit = Math.min(end, this.#limitFrom(t));
+      if (t >= limit) limit = Math.min(end, this.#limitFrom(t)); // again only once reached
       if (limit <= t) break; // waiting for a blob
       let rate = this.speed;
       let stop = limit;
@@ -841,8 +873,8 @@ export class ReplayPlayer {
   }
 
   #phase() {
+    if (this.mode === "live") return this.liveDoc ? "live" : "empty";
     if (!this.index && !this.liveDoc) return "empty";
-    if (this.mode === "live") return "live";
     if (this.waiting) return this.playing ? "buffering" : "loading";
     if (this.t >= this.#end() && !this.playing && !this.#liveAvailable() && this.shown) return "ended";
     return "ready";
@@ -860,8 +892,8 @@ export class ReplayPlayer {
     const out = [];
     /** @type {string[]} */
     let want = [];
-    if (this.mode === "live" && this.liveDoc) {
-      if (!quiet) {
+    if (this.mode === "live") {
+      if (!quiet && this.liveDoc) {
         const f = this.#liveFrame();
         this.#show(f, out);
       }
