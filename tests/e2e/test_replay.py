@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,7 +76,7 @@ def doc_at(ms: int) -> str:
 
 @pytest.fixture(scope="module")
 def page(browser: Browser) -> Iterator[tuple[Page, Problems]]:
-    ctx = browser.new_context()
+    ctx = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     problems = Problems()
     p = ctx.new_page()
     problems.watch(p, "watcher", allow=("410",))
@@ -132,6 +133,24 @@ def test_replay_times_markers_speed_embed_delete(
     assert took < 5, f"8x with idle skipped took {took:.1f} s for a 31 s recording"
     assert player(p)["speed"] == 8
     assert player(p)["skipIdle"] is True
+    # downloads: the final file (named by title and language) and the recording
+    with p.expect_download() as dl:
+        p.get_by_role("button", name="Download file").click()
+    assert dl.value.suggested_filename == "replay_test.py"
+    assert Path(dl.value.path()).read_text() == doc_at(10**9)
+    with p.expect_download() as dl:
+        p.get_by_role("link", name="Download recording").click()
+    assert dl.value.suggested_filename == f"codestream-{sid}.jsonl"
+    lines = Path(dl.value.path()).read_text().splitlines()
+    assert [json.loads(x)["type"] for x in lines] == ["recording", "keyframe", "segment"]
+    # a link at this time: the playhead's offset
+    p.locator("#scrub").focus()
+    p.keyboard.press("Home")
+    p.keyboard.press("ArrowRight")
+    w.wait_doc(doc_at(5000))
+    p.get_by_role("button", name="Copy link at this time").click()
+    copied = p.evaluate("() => navigator.clipboard.readText()")
+    assert copied == f"{host.url}/watch.html#{sid}&t=0:05"
     # the embed page replays too, with a link out to the full page
     p.goto(f"{host.url}/embed.html#{sid}&t=0:02")
     w.wait_doc(doc_at(2000))
