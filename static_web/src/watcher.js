@@ -260,6 +260,7 @@ const controls = streamId
       streamId,
       announce,
       copy: copyText,
+      isLive: () => state.stream === "live",
       run: (call) => {
         followLive = false;
         refreshIndex();

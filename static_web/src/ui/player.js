@@ -19,8 +19,9 @@ export const SHORTCUTS = "Space or K: play/pause · ←/→: 5 s back/forward ·
  * @param {string} o.streamId
  * @param {(text: string) => void} o.announce
  * @param {(text: string) => Promise<boolean>} o.copy
+ * @param {() => boolean} o.isLive  whether the stream is live now (else the live edge is its end)
  */
-export function mountPlayer({ player, run, streamId, announce, copy }) {
+export function mountPlayer({ player, run, streamId, announce, copy, isLive }) {
   const bar = byId("player");
   const playBtn = byId("play", HTMLButtonElement);
   const scrub = byId("scrub");
@@ -62,7 +63,7 @@ export function mountPlayer({ player, run, streamId, announce, copy }) {
   };
   const toLive = () => {
     run((now) => player.jumpToLive(now));
-    announce("Live");
+    announce(isLive() ? "Live" : "At the end");
   };
 
   playBtn.addEventListener("click", togglePlay);
@@ -135,6 +136,7 @@ export function mountPlayer({ player, run, streamId, announce, copy }) {
     speed.value = String(s.speed);
     skip.checked = s.skipIdle;
     live.hidden = !s.liveAvailable;
+    live.textContent = isLive() ? "Jump to live" : "Jump to the end"; // an offline or ended stream's final document
     live.disabled = s.mode === "live";
     const now = performance.now();
     if (now - histAt > 500 || !s.playing) {
