@@ -148,8 +148,27 @@ let playTimer;
 /** Whether the live document should be followed at once (no deep link, no seek yet). */
 let followLive = true;
 
-function perform(/** @type {WatcherAction[]} */ actions) {
+/**
+ * Consecutive `apply`s of one batch as one (their change lists concatenated: each list is
+ * applied in order, so this is the same edit): the machine's version is known only after the
+ * whole batch, and the player files each live entry under the version it is given.
+ * @param {WatcherAction[]} actions
+ * @returns {WatcherAction[]}
+ */
+function mergeApplies(actions) {
+  /** @type {WatcherAction[]} */
+  const out = [];
   for (const a of actions) {
+    const last = out[out.length - 1];
+    if (a.type === "apply" && last?.type === "apply") {
+      out[out.length - 1] = { type: "apply", changes: [...last.changes, ...a.changes], ...(a.sel ? { sel: a.sel } : last.sel ? { sel: last.sel } : {}) };
+    } else out.push(a);
+  }
+  return out;
+}
+
+function perform(/** @type {WatcherAction[]} */ actions) {
+  for (const a of mergeApplies(actions)) {
     switch (a.type) {
       case "reset":
       case "apply":
