@@ -375,7 +375,9 @@ _EXPECTED_JS = """async ({id, t}) => {
 }"""
 
 _SHOWN_JS = """(first) => {
-  const el = document.querySelector(".cm-content");
+  // the editor lives in a shadow root (static_web/src/ui/editor.js)
+  const host = document.getElementById("editor");
+  const el = (host && host.shadowRoot ? host.shadowRoot : document).querySelector(".cm-content");
   if (!el || !el.textContent.startsWith(first)) return null;
   return performance.now();
 }"""
