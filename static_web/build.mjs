@@ -60,7 +60,7 @@ mkdirSync(dist, { recursive: true });
 cpSync(join(here, "public"), dist, { recursive: true });
 
 const result = await build({
-  entryPoints: { streamer: join(here, "src/streamer.js"), watcher: join(here, "src/watcher.js") },
+  entryPoints: { streamer: join(here, "src/streamer.js"), watcher: join(here, "src/watcher.js"), embed: join(here, "src/embed.js") },
   outdir: join(dist, "assets"),
   entryNames: "[name]",
   chunkNames: "chunks/[name]-[hash]",
@@ -104,7 +104,7 @@ function firstLoad(entry, html) {
   };
   const key = Object.keys(outputs).find((p) => outputs[p].entryPoint && p.endsWith(`assets/${entry}.js`));
   visit(key);
-  const files = [join(dist, html), join(dist, "app.css"), ...[...seen].map((p) => join(here, p))];
+  const files = [join(dist, html), join(dist, "app.css"), join(dist, "player.css"), ...[...seen].map((p) => join(here, p))];
   let raw = 0;
   let gz = 0;
   for (const f of files) {
@@ -114,7 +114,7 @@ function firstLoad(entry, html) {
   }
   return { files: files.length, bytes: raw, gzipBytes: gz };
 }
-const report = { watcher: firstLoad("watcher", "watch.html"), streamer: firstLoad("streamer", "index.html") };
+const report = { watcher: firstLoad("watcher", "watch.html"), streamer: firstLoad("streamer", "index.html"), embed: firstLoad("embed", "embed.html") };
 writeFileSync(join(dist, "size-report.json"), JSON.stringify(report, null, 2) + "\n");
 const hash = createHash("sha256").update(JSON.stringify(result.metafile.outputs)).digest("hex").slice(0, 12);
 console.log(`built dist/ (${hash}) apiBase=${apiBase || "(same origin)"}`);

@@ -10,16 +10,21 @@ import { announcer, copyText, flash, initialTheme, statusBadge, themeToggle } fr
 import { WatcherState } from "./core/watcher-state.js";
 import { negotiate } from "./net/negotiate.js";
 import { createPubSub, startWithRetry } from "./net/pubsub.js";
-import { loadJoinState } from "./net/streams.js";
+import { loadJoinState, readRecording, recordingDownloadUrl } from "./net/streams.js";
 import { streamIdFromLocation } from "./config.js";
+import { ReplayPlayer } from "./core/replay.js";
+import { parseFragment } from "./core/deep-link.js";
+import { mountPlayer } from "./ui/player.js";
 import { STREAMER_PREFIX } from "./core/contract.js";
 import { byId } from "./ui/dom.js";
 /** @import { WatcherAction } from "./core/watcher-state.js" */
+/** @import { ReplayAction } from "./core/replay.js" */
 
 const $ = byId;
 const setStatus = statusBadge($("status"));
 const announce = announcer($("announce"));
-const streamId = streamIdFromLocation();
+// `#<id>&t=..&m=..`: the stream, then the deep link
+const streamId = parseFragment(location.hash)?.streamId ?? streamIdFromLocation();
 
 // ---- the streamer's cursor and selection, drawn as decorations ----
 /** @type {import("@codemirror/state").StateEffectType<[number, number]>} */
@@ -96,36 +101,95 @@ const view = editor.view;
 /** @type {ReturnType<typeof createPubSub> | null} */
 let client = null;
 
-function perform(/** @type {WatcherAction[]} */ actions) {
+/** Editor actions, from the player only: it shows the live document or the playhead's. */
+function show(/** @type {ReplayAction} */ a) {
+  switch (a.type) {
+    case "reset":
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: a.doc }, effects: selectionEffects(a.sel) });
+      showLang(a.lang);
+      showTitle(a.title);
+      break;
+    case "apply": {
+      let cs = ChangeSet.empty(view.state.doc.length);
+      let len = view.state.doc.length;
+      for (const [from, to, insert] of a.changes) {
+        const next = ChangeSet.of({ from, to, insert }, len);
+        cs = cs.compose(next);
+        len = next.newLength;
+      }
+      view.dispatch({ changes: cs, effects: selectionEffects(a.sel) });
+      break;
+    }
+    case "lang":
+      showLang(a.lang);
+      break;
+    case "title":
+      showTitle(a.title);
+      break;
+    case "fetch":
+      fetchBlob(a.name);
+      break;
+    case "state":
+      controls?.render(a.state);
+      break;
+  }
+}
+
+/** The player's actions at the page's clock; then its next tick. */
+function run(/** @type {(now: number) => ReplayAction[]} */ call) {
+  for (const a of call(performance.now())) show(a);
+  clearTimeout(playTimer);
+  const at = player.nextTick();
+  if (at !== null) playTimer = setTimeout(() => run((now) => player.tick(now)), Math.max(0, at - performance.now()));
+}
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let playTimer;
+
+/** Whether the live document should be followed at once (no deep link, no seek yet). */
+let followLive = true;
+
+/**
+ * Consecutive `apply`s of one batch as one (their change lists concatenated: each list is
+ * applied in order, so this is the same edit): the machine's version is known only after the
+ * whole batch, and the player files each live entry under the version it is given.
+ * @param {WatcherAction[]} actions
+ * @returns {WatcherAction[]}
+ */
+function mergeApplies(actions) {
+  /** @type {WatcherAction[]} */
+  const out = [];
   for (const a of actions) {
+    const last = out[out.length - 1];
+    if (a.type === "apply" && last?.type === "apply") {
+      out[out.length - 1] = { type: "apply", changes: [...last.changes, ...a.changes], ...(a.sel ? { sel: a.sel } : last.sel ? { sel: last.sel } : {}) };
+    } else out.push(a);
+  }
+  return out;
+}
+
+function perform(/** @type {WatcherAction[]} */ actions) {
+  for (const a of mergeApplies(actions)) {
     switch (a.type) {
       case "reset":
-        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: a.doc }, effects: selectionEffects(a.sel) });
-        showLang(a.lang);
-        showTitle(a.title);
-        break;
-      case "apply": {
-        let cs = ChangeSet.empty(view.state.doc.length);
-        let len = view.state.doc.length;
-        for (const [from, to, insert] of a.changes) {
-          const next = ChangeSet.of({ from, to, insert }, len);
-          cs = cs.compose(next);
-          len = next.newLength;
-        }
-        view.dispatch({ changes: cs, effects: selectionEffects(a.sel) });
+      case "apply":
+      case "lang":
+      case "title": {
+        // live entries get the watcher's clock; a stored or offline document sits at the
+        // recording's end (the player takes the later of the two)
+        const wallMs = state.stream === "live" ? Date.now() : -Infinity;
+        run((now) => player.live(now, a, { epoch: state.epoch, v: state.v, wallMs }));
+        if (a.type === "reset" && followLive) run((now) => player.jumpToLive(now));
         break;
       }
       case "sync":
         client?.sendEvent("sync", a.data, "json").catch((e) => console.warn("sync", e));
         break;
-      case "lang":
-        showLang(a.lang);
-        break;
-      case "title":
-        showTitle(a.title);
-        break;
       case "stream":
         showStream(a.state);
+        if (a.state === "live" || a.state === "offline" || a.state === "ended") {
+          const s = a.state;
+          run((now) => player.liveStatus(now, s));
+        }
         break;
     }
   }
@@ -161,7 +225,9 @@ $("copy-all").addEventListener("click", async () => {
   flash($("copy-all"), ok ? "Copied!" : "Copy failed", announce);
 });
 $("download").addEventListener("click", () => {
-  const blob = new Blob([view.state.doc.toString()], { type: "text/plain;charset=utf-8" });
+  // the final file: the document at the end of the recording (the live one while live)
+  const final = player.documentAt(player.state.end)?.doc ?? view.state.doc.toString();
+  const blob = new Blob([final], { type: "text/plain;charset=utf-8" });
   const a = document.createElement("a");
   const name = ($("title").textContent || "code").replace(/[^\w.-]+/g, "_").slice(0, 60) || "code";
   a.href = URL.createObjectURL(blob);
@@ -171,6 +237,74 @@ $("download").addEventListener("click", () => {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 });
+
+// ---- the recording: index and blobs, for the player ----
+const player = new ReplayPlayer({ streamId: streamId ?? "" });
+let deleted = false;
+/** This recording was deleted (410 on any read): gone for everyone, at once. */
+function showDeleted() {
+  if (deleted) return;
+  deleted = true;
+  client?.stop();
+  clearTimeout(playTimer);
+  clearTimeout(tickTimer);
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: "" } });
+  $("deleted").hidden = false;
+  $("editor").hidden = true;
+  $("player").hidden = true;
+  setStatus("deleted");
+  announce("This recording was deleted");
+}
+function fetchBlob(/** @type {string} */ name) {
+  if (!streamId) return;
+  readRecording(streamId, name).then((r) => {
+    if (r.status === 410) return showDeleted();
+    run((now) => (r.status === 200 ? player.blob(now, name, r.body) : player.blobFailed(now, name, r.status)));
+  });
+}
+let indexReading = false;
+/** (Re)read the index: at load and on each seek, one read at a time (a 304 when unchanged),
+ * so a recording deleted meanwhile is noticed at the next seek. */
+async function refreshIndex() {
+  if (!streamId || deleted || indexReading) return;
+  indexReading = true;
+  const r = await readRecording(streamId, null);
+  indexReading = false;
+  if (r.status === 410) return showDeleted();
+  if (r.status === 200 && r.body) run((now) => player.loadIndex(now, r.body));
+}
+const controls = streamId
+  ? mountPlayer({
+      player,
+      streamId,
+      announce,
+      copy: copyText,
+      isLive: () => state.stream === "live",
+      run: (call) => {
+        followLive = false;
+        refreshIndex();
+        run(call);
+      },
+    })
+  : null;
+$("download-recording", HTMLAnchorElement).href = streamId ? recordingDownloadUrl(streamId) : "#";
+/** A deep link (`&t=` or `&m=`) opens the player there, live or not. */
+function openLink() {
+  const link = parseFragment(location.hash);
+  if (!link || (link.t === undefined && link.m === undefined)) return;
+  followLive = false;
+  run((now) => player.seekLink(now, link));
+}
+addEventListener("hashchange", openLink);
+
+/** A live `control` with a marker puts it on the timeline at once. */
+function liveMarker(/** @type {unknown} */ data) {
+  const msg = /** @type {{ type?: unknown, marker?: { label: string, t: number } } | null} */ (data);
+  if (!(msg?.type === "control" && msg.marker)) return;
+  run((now) => player.liveMarker(now, /** @type {{ label: string, t: number }} */ (msg.marker)));
+  controls?.render(player.state); // the core's `state` action leaves out markers: redraw them
+
+}
 
 // ---- connection ----
 const state = new WatcherState(streamId ?? "", { storage: Boolean(streamId) });
@@ -205,9 +339,13 @@ if (!streamId) {
       render();
       if (client) startWithRetry(client, { isCancelled: () => state.stream === "ended" });
     },
-    onServerMessage: (data) => perform(state.receive(performance.now(), data)),
+    onServerMessage: (data) => {
+      liveMarker(data);
+      perform(state.receive(performance.now(), data));
+    },
     onGroupMessage: (data, m) => {
       if (m.group !== streamId) return;
+      liveMarker(data);
       // only the stream's owner may write deltas (the service enforces it; this is belt and braces)
       if (/** @type {{ type?: unknown } | null} */ (data)?.type === "delta" && m.fromUserId !== `${STREAMER_PREFIX}${streamId}`) return;
       perform(state.receive(performance.now(), data));
@@ -216,7 +354,12 @@ if (!streamId) {
   render();
   // the stored document, in parallel with connecting: shown at once, and the first sync asks
   // only for what came after it
-  loadJoinState(streamId).then((stored) => perform(state.stored(performance.now(), stored)));
+  // the index first (so the stored document sits at the recording's end), then the join state
+  const id = streamId;
+  Promise.all([refreshIndex(), loadJoinState(id)]).then(([, stored]) => {
+    openLink();
+    if (!deleted) perform(state.stored(performance.now(), stored));
+  });
   startWithRetry(client, { isCancelled: () => state.stream === "ended" });
   // a closed tab says goodbye: a socket the browser closes with 1001 "going away" is kept by
   // the service for its recovery window, and the streamer would count this watcher that long
@@ -231,7 +374,13 @@ window.codestream = {
     return view.state.doc.toString();
   },
   get state() {
-    return { streamId, epoch: state.epoch, v: state.v, phase: state.phase, stream: state.stream, connection };
+    return { streamId, epoch: state.epoch, v: state.v, phase: state.phase, stream: state.stream, connection, deleted };
+  },
+  get player() {
+    return player.state;
+  },
+  get markers() {
+    return player.markers;
   },
   view,
 };

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LIMITS } from "../src/core/contract.js";
+import { parseLink } from "../src/core/deep-link.js";
 import { applyChanges, compactChanges, DeltaError } from "../src/core/delta.js";
 import { replayJoinState } from "../src/core/join.js";
 import { chunkString, jsonStringBytes, splitChanges } from "../src/core/split.js";
@@ -15,6 +16,7 @@ const deltas = loadVectors("deltas");
 const split = loadVectors("split");
 const events = loadVectors("user-events");
 const history = loadVectors("history");
+const replay = loadVectors("replay");
 
 for (const c of deltas.cases) {
   test(`delta: ${c.name}`, () => {
@@ -77,12 +79,18 @@ for (const c of history.compaction) {
 }
 
 // ---- replay.json: marker labels, as the server trims and checks them ----
-const replay = loadVectors("replay");
 for (const c of replay.labels) {
   const raw = expand(c.raw);
   test(`marker label: ${JSON.stringify(raw).slice(0, 40)} → ${c.code ?? "kept"}`, () => {
     const found = checkLabel(raw);
     if (c.code) assert.deepEqual([found.ok, "code" in found ? found.code : null], [false, c.code]);
     else assert.deepEqual(found.ok ? found.label : found, expand(c.label));
+  });
+}
+
+for (const c of replay.links) {
+  test(`replay link: ${c.url}`, () => {
+    // the player and the embed read a link as the server's oEmbed does
+    assert.deepEqual(parseLink(c.url, replay.site), c.link);
   });
 }

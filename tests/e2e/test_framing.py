@@ -2,21 +2,18 @@
 /watch.html or /. The headers are the built site's staticwebapp.config.json as the dev host
 serves it by Static Web Apps' rules (tests/infra/test_framing.py reads the same rule).
 
-Until the client has its embed page, the test serves the build plus a minimal placeholder
-/embed.html of its own (in a temporary copy of the build: nothing is added to the product);
-once static_web/dist has an embed.html, that one is framed.
+The framed page is the build's own /embed.html (static_web/public/embed.html).
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from harness.browser import DIST
 from harness.devhost import start_devhost
@@ -54,21 +51,11 @@ def embedder(page_html: str) -> Iterator[str]:
         server.server_close()
 
 
-PLACEHOLDER = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>CodeStream embed (placeholder)</title>
-</head><body><p id="placeholder">embed placeholder</p></body></html>
-"""
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not (DIST / "staticwebapp.config.json").is_file():
+def site() -> Iterator[str]:
+    if not (DIST / "staticwebapp.config.json").is_file() or not (DIST / "embed.html").is_file():
         pytest.fail("static_web/dist is not built: run `make build`")
-    root = tmp_path_factory.mktemp("site") / "dist"
-    shutil.copytree(DIST, root)
-    if not (root / "embed.html").exists():
-        (root / "embed.html").write_text(PLACEHOLDER)
-    with start_devhost(static_dir=root) as host:
+    with start_devhost(static_dir=DIST) as host:
         yield host.url
 
 
@@ -97,6 +84,11 @@ def test_another_origin_frames_the_embed_page_only(browser: Browser, site: str) 
         embed = frames["embed"]
         assert embed.url == f"{site}/embed.html#abcdefghijkl0001", refusals
         assert embed.evaluate("document.title").startswith("CodeStream")
+        # the real page: visible in the blog, so its player loads (the editor, read-only)
+        expect(embed.locator(".cm-content")).to_have_attribute("aria-readonly", "true")
+        expect(embed.locator("#open-full")).to_have_attribute(
+            "href", "/watch.html#abcdefghijkl0001"
+        )
         for name in ("watch", "index", "watch-s"):
             blocked = frames[name]
             assert blocked.url.startswith("chrome-error://"), (name, blocked.url)

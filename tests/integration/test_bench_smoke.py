@@ -1,6 +1,6 @@
 """The benchmark harness still runs end to end (tiny sizes), so `make bench` cannot rot.
 
-The three benchmarks run at once as real processes (each starts its own dev host or
+The benchmarks run at once as real processes (each starts its own dev host or
 emulator on free ports), with sizes that make each take seconds; the figures themselves are
 not checked here, only that every phase ran, both designs converged (ours is the shipped JS
 client core under Node, harness/node/bench-ours.mjs), and the report was written with every
@@ -57,6 +57,7 @@ def test_every_benchmark_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "invocations": _start(
             "bench.invocations", "--watchers", "1", "--seconds", "1", "--no-write"
         ),
+        "replay": _start("bench.replay", "--quick", "--no-write"),
     }
     outputs = {}
     for name, proc in runs.items():
@@ -87,3 +88,5 @@ def test_every_benchmark_runs_with_tiny_sizes(tmp_path: Path) -> None:
         assert "## Problems seen during the run\n\n- none\n" in text, text
     assert "invocations per delta: 0.000" in outputs["invocations"]
     assert "lost" in outputs["fanout"]
+    for section in ("## Size as served (gzip)", "## Seek latency in Chromium (ms)"):
+        assert section in outputs["replay"], outputs["replay"][-3000:]

@@ -69,6 +69,7 @@ export async function loadJoinState(streamId, { signal, base = API_BASE, onBytes
   }
 }
 
+<<<<<<< HEAD
 /** Where the recording's download (JSON Lines) is. */
 export const recordingDownloadUrl = (/** @type {string} */ streamId, base = API_BASE) => `${streamUrl(streamId, base)}/recording.jsonl`;
 
@@ -94,3 +95,35 @@ export async function deleteRecording({ streamId, ownerKey, base = API_BASE }) {
     return { status: 0 };
   }
 }
+=======
+/**
+ * A recording read (protocol.md, "Replay"): the index or one blob, as `{status, body}`;
+ * never throws (a request that did not complete is status 0, a body that is not JSON null).
+ * The index revalidates (`no-cache`); blobs are immutable and cached by the browser.
+ * @param {string} streamId
+ * @param {string | null} name  a blob name from the index, or null for the index itself
+ * @param {{ base?: string }} [options]
+ * @returns {Promise<{ status: number, body: unknown, code: string | null }>}
+ */
+export async function readRecording(streamId, name, { base = API_BASE } = {}) {
+  const url = name === null ? `${streamUrl(streamId, base)}/recording` : `${streamUrl(streamId, base)}/blobs/${name}`;
+  let res;
+  try {
+    res = await fetch(url, { credentials: "omit", cache: name === null ? "no-cache" : "default" });
+  } catch {
+    return { status: 0, body: null, code: null };
+  }
+  /** @type {any} */
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    /* not JSON: the status says enough */
+  }
+  const code = res.status === 200 ? null : typeof body?.error?.code === "string" ? body.error.code : null;
+  return { status: res.status, body: res.status === 200 ? body : null, code };
+}
+
+/** The recording's JSON Lines download (the server names the file). */
+export const recordingDownloadUrl = (/** @type {string} */ streamId, base = API_BASE) => `${streamUrl(streamId, base)}/recording.jsonl`;
+>>>>>>> player-ui

@@ -12,6 +12,7 @@ const LABELS = {
   ended: "Stream ended",
   waiting: "Waiting for the streamer…",
   moved: "Continued elsewhere",
+  deleted: "Recording deleted",
 };
 
 /** The badge shows the state; a polite live region announces it. */
