@@ -494,7 +494,8 @@ async def storm_ours(host: RunningDevHost, sizes: Sizes) -> StormResult:
     sends = (
         f"{r['syncs']} `sync` events (retries included), "
         f"{r['stored_joins']} joins from the stored state, "
-        f"{r['catchups']} catchups ({r['catchup_bytes']:,} bytes in all), "
+        f"{r['catchups']} targeted catchups and {r['group_catchups']} group catchups "
+        f"({r['catchup_bytes']:,} bytes in all), "
         f"{r['snapshots']} snapshots sent (each acknowledged after "
         f"p50 {ms(snapshot_ns, 50):,.0f} ms / p99 {ms(snapshot_ns, 99):,.0f} ms), "
         "refused by the Function App: "

@@ -235,6 +235,7 @@ export class WatcherState {
    * @returns {WatcherAction[]}
    */
   #onCatchup(/** @type {number} */ now, /** @type {Message} */ msg) {
+    if (Array.isArray(msg.deltas)) return this.#onGroupCatchup(now, msg);
     const { epoch, from, v, changes } = msg;
     if (this.phase !== "waiting" || !this.hasDoc || epoch !== this.epoch || from !== this.v) return [];
     if (!isInt(v) || v < from || !Array.isArray(changes) || (v === from && changes.length)) return [];
@@ -255,6 +256,47 @@ export class WatcherState {
     const sel = validSel(msg.sel, this.length) ? msg.sel : undefined;
     if (changes.length || sel) actions.push(sel ? { type: "apply", changes, sel } : { type: "apply", changes });
     return actions.concat(this.#drainBuffer(now));
+  }
+
+  /**
+   * A group catchup (protocol.md, "Group catchup"): one entry per version from..v. A watcher
+   * holding any of them applies the ones after its own, as deltas in order, and is current; one
+   * already past them ignores them (duplicates); any other (another epoch, older than `from`,
+   * no document yet) ignores it and its own sync-request is answered as before.
+   * @returns {WatcherAction[]}
+   */
+  #onGroupCatchup(/** @type {number} */ now, /** @type {Message} */ msg) {
+    const { epoch, from, v, deltas } = msg;
+    if (!this.hasDoc || epoch !== this.epoch || !isInt(from) || !isInt(v) || this.v < from || this.v > v) return [];
+    if (!Array.isArray(deltas) || deltas.length !== v - from) return [];
+    const waiting = this.phase === "waiting";
+    /** @type {WatcherAction[]} */
+    const actions = [];
+    let length = this.length;
+    /** @type {WatcherAction[]} */
+    const applies = [];
+    for (const [i, d] of deltas.entries()) {
+      if (!Array.isArray(d) || d[0] !== from + i + 1 || !Array.isArray(d[1])) return [];
+      if (d[0] <= this.v) continue;
+      try {
+        length = checkChanges(length, d[1]);
+      } catch (e) {
+        if (e instanceof DeltaError) return [];
+        throw e;
+      }
+      /** @type {WatcherAction & { type: "apply" }} */
+      const apply = { type: "apply", changes: d[1] };
+      if (validSel(d[2], length)) apply.sel = d[2];
+      applies.push(apply);
+    }
+    this.length = length;
+    this.v = v;
+    if (!waiting) return applies;
+    this.#synced();
+    actions.push({ type: "stream", state: "live" });
+    if (typeof msg.lang === "string") actions.push({ type: "lang", lang: msg.lang });
+    if (typeof msg.title === "string") actions.push({ type: "title", title: msg.title });
+    return actions.concat(applies, this.#drainBuffer(now));
   }
 
   /** A snapshot or catchup made us current: stop asking. */
