@@ -300,8 +300,11 @@ test("a smaller delta budget in the contract splits a paste into more deltas", (
 
 // ---- joins from storage: catchups; watcher counts; the page going ----
 
+// one join at a time (no group catchups: those are tested below)
+const ALONE = { catchupGroupMs: 0 };
+
 test("a sync-request from a watcher at an older version of this epoch gets only what it misses", () => {
-  const s = live({ lang: "python", title: "T" });
+  const s = live({ lang: "python", title: "T", timing: ALONE });
   const [d2] = only(s.edit(0, [[5, 5, " w"]], [7, 7]), "delta");
   s.deltaSent(1, d2.ackId);
   const [d3] = only(s.edit(100, [[7, 7, "o"]], [8, 8]), "delta"); // in flight, not acknowledged
@@ -327,7 +330,7 @@ test("a sync-request from a watcher at an older version of this epoch gets only 
 });
 
 test("one catchup in flight per watcher; one that did not go is answered again, not by a snapshot", () => {
-  const s = live();
+  const s = live({ timing: ALONE });
   const [c] = only(s.receive(0, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
   assert.deepEqual(s.receive(1, syncRequest("w1", { epoch: "e1", v: 1 })), [], "a repeat: the one in flight answers it");
   assert.deepEqual(s.catchupFailed(2, "w1", c.serial, "overloaded"), [{ type: "warn", what: "catchup", detail: "overloaded" }]);
