@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1259,9 +1259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=None, help="write here, not bench/results.md"
     )
+    parser.add_argument(
+        "--storm-watchers", type=int, default=None, help="join storm size (default: 200)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("azure.messaging.webpubsubclient").setLevel(logging.CRITICAL)
     sizes = QUICK if args.quick else Sizes()
+    if args.storm_watchers is not None:
+        sizes = replace(sizes, storm_watchers=args.storm_watchers)
     phases = set(args.phases.split(","))
     started = time.monotonic()
     report = Report()
