@@ -320,7 +320,7 @@ export class WatcherPeer {
       const m = e.message;
       if (m.group !== streamId) return;
       // only the stream's owner may write deltas (the service enforces it, as on the page)
-      if (/** @type {any} */ (m.data)?.type === "delta" && m.fromUserId !== streamer) return;
+      if (["delta", "catchup"].includes(/** @type {any} */ (m.data)?.type) && m.fromUserId !== streamer) return;
       this.perform(this.core.receive(now(), m.data));
     });
   }
