@@ -342,3 +342,19 @@ test("a group catchup reaches no watcher without a document", () => {
   assert.deepEqual(h.recv(1, { ...group(0, 1, [[1, [[0, 0, "a"]]]]) }), []);
   assert.equal(h.w.phase, "waiting");
 });
+
+test("a stored state later than STORED_WAIT_MS is shown while nothing else is, and a group catchup makes it current", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  h.run(h.w.tick(STORED_WAIT_MS));
+  assert.deepEqual(h.syncs, [{ streamId: "s1", have: null }]);
+  h.run(h.w.stored(STORED_WAIT_MS + 10, STORED)); // late: shown, nothing more asked
+  assert.equal(h.doc, "fn main() {}\n// ok");
+  assert.equal(h.syncs.length, 1);
+  assert.equal(h.w.phase, "waiting");
+  h.recv(STORED_WAIT_MS + 20, group(1, 3, [[2, [[0, 0, "z"]]], [3, [[0, 0, "a"]]]]));
+  assert.equal(h.w.phase, "synced");
+  assert.equal(h.doc, "afn main() {}\n// ok");
+  // the snapshot its first sync asked for, when it comes, is older: it changes nothing
+  assert.deepEqual(h.recv(STORED_WAIT_MS + 30, snap("e", 3, "afn main() {}\n// ok")), []);
+});

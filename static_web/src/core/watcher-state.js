@@ -57,7 +57,7 @@ export class WatcherState {
       maxChunks: limits.snapshotChunks,
       storedWaitMs,
     };
-    /** @type {"none" | "pending" | "done"} the stored join state: not used, awaited, in */
+    /** @type {"none" | "pending" | "late" | "done"} the stored join state: not used, awaited, awaited past its deadline, in */
     this.storage = storage ? "pending" : "none";
     /** @type {number | null} until when a connected watcher waits for it */
     this.storageDeadline = null;
@@ -103,7 +103,8 @@ export class WatcherState {
    * @returns {WatcherAction[]}
    */
   stored(now, state) {
-    if (this.storage !== "pending") return [];
+    if (this.storage !== "pending" && this.storage !== "late") return [];
+    const late = this.storage === "late";
     this.storage = "done";
     this.storageDeadline = null;
     const found = state === null ? null : replayJoinState(state);
@@ -123,7 +124,7 @@ export class WatcherState {
       }
     }
     // a sync held back for this goes now, asking after the stored head
-    if (this.syncWanted) actions.push(...this.#requestSync(now));
+    if (this.syncWanted && !late) actions.push(...this.#requestSync(now));
     return actions;
   }
 
@@ -152,7 +153,9 @@ export class WatcherState {
   tick(/** @type {number} */ now) {
     if (this.stream === "ended" || this.phase !== "waiting") return [];
     if (this.storageDeadline !== null && now >= this.storageDeadline) {
-      this.storage = "done"; // too slow: ask without it (a late answer changes nothing)
+      // too slow: ask without it; a late answer is still shown while nothing else is (a join
+      // storm's group catchup then makes it current), but asks nothing more
+      this.storage = "late";
       this.storageDeadline = null;
     }
     if (this.syncWanted && now - this.lastSyncAt >= this.pacing.syncMinIntervalMs) return this.#requestSync(now);
