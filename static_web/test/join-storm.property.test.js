@@ -21,7 +21,7 @@ const SID = "storm";
 const step = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant("edit"), raw: rawChanges }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant("time"), ms: fc.integer({ min: 0, max: 80 }) }) },
-  { weight: 6, arbitrary: fc.record({ k: fc.constant("join"), back: fc.nat(6), head: fc.constantFrom("stored", "stored", "stored", "old", "none") }) },
+  { weight: 6, arbitrary: fc.record({ k: fc.constant("join"), back: fc.nat(6), head: fc.constantFrom("stored", "stored", "stored", "late", "old", "none") }) },
   { weight: 5, arbitrary: fc.record({ k: fc.constant("deliver"), pick: fc.nat(), n: fc.integer({ min: 1, max: 4 }) }) },
 );
 
@@ -84,11 +84,17 @@ test("any join storm converges, and costs the streamer messages bounded by its d
         } else if (st.k === "time") {
           now += st.ms;
         } else if (st.k === "join") {
-          const w = { id: `w${watchers.length + 1}`, core: new WatcherState(SID, { storage: true }), doc: "", inbox: /** @type {unknown[]} */ ([]) };
+          // "late": the join state comes after the first sync went without it
+          const storedWaitMs = st.head === "late" ? 0 : undefined;
+          const w = { id: `w${watchers.length + 1}`, core: new WatcherState(SID, { storage: true, storedWaitMs }), doc: "", inbox: /** @type {unknown[]} */ ([]) };
           watchers.push(w);
           watcherDoes(w, w.core.connected(now));
           const v = Math.max(0, docs.length - 1 - st.back);
-          if (st.head === "stored") {
+          if (st.head === "late") {
+            unservable += 1; // its first sync asked for a snapshot
+            watcherDoes(w, w.core.tick(now));
+            watcherDoes(w, w.core.stored(now, { keyframe: { epoch: "e1", v, doc: docs[v] }, segments: [] }));
+          } else if (st.head === "stored") {
             watcherDoes(w, w.core.stored(now, { keyframe: { epoch: "e1", v, doc: docs[v] }, segments: [] }));
           } else if (st.head === "old") {
             unservable += 1;
