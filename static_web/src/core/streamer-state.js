@@ -520,7 +520,9 @@ export class StreamerState {
    */
   #groupable(/** @type {number} */ now, /** @type {string} */ to, /** @type {unknown} */ have) {
     if (this.group === null && now - this.lastCatchupAt >= this.timing.catchupGroupMs) return null;
-    if (!this.online || this.snapshots.pending.has(to)) return null;
+    // (a snapshot in flight for it does not matter: the group catchup is newer, so the
+    // watcher ignores the snapshot when it comes, and no follow-up snapshot is taken)
+    if (!this.online) return null;
     const h = /** @type {{ epoch?: unknown, v?: unknown } | null} */ (have);
     if (!h || typeof h !== "object" || h.epoch !== this.outbox.epoch || this.recent.epoch !== h.epoch) return null;
     const v = h.v;
