@@ -31,11 +31,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from azure.core.rest import HttpRequest
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 from bench import BENCH_DIR, machine_info, markdown_table, percentile
@@ -396,6 +397,7 @@ class StormResult:
     invocations: dict[str, int]
     problems: list[str]
     document_sends: str  # how many whole documents went out, and what became of them
+    rest_calls: int | None = None  # data-plane REST calls the emulator answered (ours)
 
 
 STORM_TYPING_PER_S = 8.0
@@ -477,7 +479,20 @@ async def storm_phase(
     return StormResult(joined, delivered, upload, to_full, wall, used, problems, sends)
 
 
+def rest_calls(host: RunningDevHost) -> int:
+    """The emulator's count of data-plane REST calls so far (`GET /_emulator/hubs/{hub}/stats`)."""
+    client = WebPubSubServiceClient.from_connection_string(host.connection_string, hub=host.hub)
+    try:
+        resp = client.send_request(HttpRequest("GET", f"/_emulator/hubs/{host.hub}/stats"))
+        total = resp.json()["total"]
+        assert isinstance(total, int)
+        return total
+    finally:
+        client.close()
+
+
 async def storm_ours(host: RunningDevHost, sizes: Sizes) -> StormResult:
+    rest_before = await asyncio.to_thread(rest_calls, host)
     params = {
         "base": host.url,
         "doc": big_doc(sizes.storm_doc_chars),
@@ -489,12 +504,14 @@ async def storm_ours(host: RunningDevHost, sizes: Sizes) -> StormResult:
         "converge_s": STORM_CONVERGE_S,
     }
     r = await run_phase("storm", params, OURS_TIMEOUT_S)
+    rest = await asyncio.to_thread(rest_calls, host) - rest_before
     snapshot_ns = r["snapshot_ns"]
     codes = r["errors"]
     sends = (
         f"{r['syncs']} `sync` events (retries included), "
         f"{r['stored_joins']} joins from the stored state, "
-        f"{r['catchups']} catchups ({r['catchup_bytes']:,} bytes in all), "
+        f"{r['catchups']} targeted catchups and {r['group_catchups']} group catchups "
+        f"({r['catchup_bytes']:,} bytes in all), "
         f"{r['snapshots']} snapshots sent (each acknowledged after "
         f"p50 {ms(snapshot_ns, 50):,.0f} ms / p99 {ms(snapshot_ns, 99):,.0f} ms), "
         "refused by the Function App: "
@@ -515,6 +532,7 @@ async def storm_ours(host: RunningDevHost, sizes: Sizes) -> StormResult:
         used,
         r["problems"],
         sends,
+        rest,
     )
 
 
@@ -970,6 +988,12 @@ negotiates), so it invokes nothing either; what differs is the cost of a join (p
                     ratio(ms(o.to_full_ns, 99), ms(rf.to_full_ns, 99)),
                 ],
                 ["phase wall time s", fmt(o.wall_s), fmt(rf.wall_s), "-"],
+                [
+                    "Web PubSub REST calls per join (emulator stats)",
+                    fmt((o.rest_calls or 0) / max(o.joined, 1), 2),
+                    "-",
+                    "-",
+                ],
                 ["whole documents sent by the streamer", o.document_sends, rf.document_sends, "-"],
             ]
             report.section(
@@ -1258,9 +1282,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=None, help="write here, not bench/results.md"
     )
+    parser.add_argument(
+        "--storm-watchers", type=int, default=None, help="join storm size (default: 200)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("azure.messaging.webpubsubclient").setLevel(logging.CRITICAL)
     sizes = QUICK if args.quick else Sizes()
+    if args.storm_watchers is not None:
+        sizes = replace(sizes, storm_watchers=args.storm_watchers)
     phases = set(args.phases.split(","))
     started = time.monotonic()
     report = Report()

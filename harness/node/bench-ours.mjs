@@ -199,7 +199,7 @@ async function latency(/** @type {any} */ p) {
 async function storm(/** @type {any} */ p) {
   const streamer = await openStreamer(p.base, p.doc);
   const sid = /** @type {string} */ (streamer.streamId);
-  const before = { meter: { ...streamer.meter }, calls: await invocations(p.base), catchups: streamer.catchups, catchupBytes: streamer.catchupBytes };
+  const before = { meter: { ...streamer.meter }, calls: await invocations(p.base), catchups: streamer.catchups, groupCatchups: streamer.groupCatchups, catchupBytes: streamer.catchupBytes };
   /** @type {WatcherPeer[]} */
   const watchers = [];
   const problems = [];
@@ -246,6 +246,7 @@ async function storm(/** @type {any} */ p) {
     streamer_upload: streamer.meter.sent - before.meter.sent, // its WebSocket frames
     history_upload_bytes: streamer.meter.httpSent - before.meter.httpSent, // its uploads to storage (not per join)
     catchups: streamer.catchups - before.catchups,
+    group_catchups: streamer.groupCatchups - before.groupCatchups,
     catchup_bytes: streamer.catchupBytes - before.catchupBytes,
     stored_joins: watchers.filter((w) => w.storedAt !== null).length,
     to_full_ns: watchers.map((w) => (w.synced === null ? null : (w.synced - w.connectStarted) * NS)),

@@ -143,6 +143,7 @@ export class StreamerPeer {
     /** @type {Map<number, number>} serial -> when its first chunk went out */
     this.snapshotStarted = new Map();
     this.catchups = 0; // catchup events the service took
+    this.groupCatchups = 0; // group catchups the service took (one answers a whole join storm)
     this.catchupBytes = 0; // their data, as sent (JSON)
     this.uploads = 0; // history uploads answered 200
     /** @type {Record<string, number>} error codes the server sent back */
@@ -234,6 +235,15 @@ export class StreamerPeer {
           );
           break;
         }
+        case "group-catchup":
+          this.client.sendToGroup(a.group, a.msg, "json", { noEcho: true }).then(
+            () => {
+              this.groupCatchups += 1;
+              this.catchupBytes += Buffer.byteLength(JSON.stringify(a.msg), "utf8");
+            },
+            () => undefined,
+          );
+          break;
         case "count":
           this.client.sendEvent("watchers", a.data, "json").catch(() => undefined);
           break;
@@ -310,7 +320,7 @@ export class WatcherPeer {
       const m = e.message;
       if (m.group !== streamId) return;
       // only the stream's owner may write deltas (the service enforces it, as on the page)
-      if (/** @type {any} */ (m.data)?.type === "delta" && m.fromUserId !== streamer) return;
+      if (["delta", "catchup"].includes(/** @type {any} */ (m.data)?.type) && m.fromUserId !== streamer) return;
       this.perform(this.core.receive(now(), m.data));
     });
   }

@@ -75,6 +75,9 @@ function perform(actions) {
           (e) => feed((c) => c.catchupFailed(now(), a.to, a.serial, e)),
         );
         break;
+      case "group-catchup": // a watcher it misses asks again
+        client?.sendToGroup(a.group, a.msg, "json", { noEcho: true }).catch((e) => console.warn("group catchup", e));
+        break;
       case "count":
         client?.sendEvent("watchers", a.data, "json").catch((e) => console.warn("watchers", e));
         break;

@@ -346,8 +346,10 @@ if (!streamId) {
     onGroupMessage: (data, m) => {
       if (m.group !== streamId) return;
       liveMarker(data);
-      // only the stream's owner may write deltas (the service enforces it; this is belt and braces)
-      if (/** @type {{ type?: unknown } | null} */ (data)?.type === "delta" && m.fromUserId !== `${STREAMER_PREFIX}${streamId}`) return;
+      // only the stream's owner may write deltas and group catchups (the service enforces it;
+      // this is belt and braces)
+      const type = /** @type {{ type?: unknown } | null} */ (data)?.type;
+      if ((type === "delta" || type === "catchup") && m.fromUserId !== `${STREAMER_PREFIX}${streamId}`) return;
       perform(state.receive(performance.now(), data));
     },
   });

@@ -108,6 +108,9 @@ function world(/** @type {string} */ start) {
       } else if (a.type === "snapshot" || a.type === "catchup") {
         assert.equal(a.data.ticket, `ticket-${a.to}`, "an answer echoes its watcher's ticket");
         w.answers.push({ to: a.to, serial: a.serial, data: a.data, kind: a.type });
+      } else if (a.type === "group-catchup") {
+        assert.ok(w.online, "a group catchup goes only while connected");
+        toGroup(a.msg); // straight to the group, no Function App in between
       } else if (a.type === "epoch") {
         w.bases.set(a.epoch, s.doc); // what was typed up to now is the new epoch's document
       } else if (a.type === "upload") {

@@ -300,8 +300,11 @@ test("a smaller delta budget in the contract splits a paste into more deltas", (
 
 // ---- joins from storage: catchups; watcher counts; the page going ----
 
+// one join at a time (no group catchups: those are tested below)
+const ALONE = { catchupGroupMs: 0 };
+
 test("a sync-request from a watcher at an older version of this epoch gets only what it misses", () => {
-  const s = live({ lang: "python", title: "T" });
+  const s = live({ lang: "python", title: "T", timing: ALONE });
   const [d2] = only(s.edit(0, [[5, 5, " w"]], [7, 7]), "delta");
   s.deltaSent(1, d2.ackId);
   const [d3] = only(s.edit(100, [[7, 7, "o"]], [8, 8]), "delta"); // in flight, not acknowledged
@@ -327,7 +330,7 @@ test("a sync-request from a watcher at an older version of this epoch gets only 
 });
 
 test("one catchup in flight per watcher; one that did not go is answered again, not by a snapshot", () => {
-  const s = live();
+  const s = live({ timing: ALONE });
   const [c] = only(s.receive(0, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup");
   assert.deepEqual(s.receive(1, syncRequest("w1", { epoch: "e1", v: 1 })), [], "a repeat: the one in flight answers it");
   assert.deepEqual(s.catchupFailed(2, "w1", c.serial, "overloaded"), [{ type: "warn", what: "catchup", detail: "overloaded" }]);
@@ -420,4 +423,45 @@ test("a page that lost the stream to another one stops storing too", () => {
   s.moved(1);
   assert.equal(s.history.status, "stopped");
   assert.deepEqual(only(s.pagehide(2), "upload"), []);
+});
+
+test("a join storm: the first join gets its own catchup, the ones within the window share one group catchup", () => {
+  const s = live({ lang: "python", title: "T" });
+  const [d2] = only(s.edit(10, [[5, 5, " w"]], [7, 7]), "delta");
+  s.deltaSent(11, d2.ackId);
+  const [d3] = only(s.edit(100, [[7, 7, "o"]], [8, 8]), "delta"); // in flight
+  assert.equal(only(s.receive(101, syncRequest("w1", { epoch: "e1", v: 1 })), "catchup").length, 1);
+  // within the window: held, one group catchup when it closes, from the oldest version asked
+  assert.deepEqual(s.receive(120, syncRequest("w2", { epoch: "e1", v: 2 })), []);
+  assert.deepEqual(s.receive(150, syncRequest("w3", { epoch: "e1", v: 1 })), []);
+  assert.deepEqual(s.receive(160, syncRequest("w4", { epoch: "old", v: 1 })).map((a) => a.type), ["snapshot"], "another epoch: its own answer");
+  assert.ok(/** @type {number} */ (s.nextTick()) <= 120 + TIMING.catchupGroupMs);
+  assert.deepEqual(only(s.tick(119 + TIMING.catchupGroupMs), "group-catchup"), [], "not before the window closes");
+  const actions = s.tick(120 + TIMING.catchupGroupMs);
+  assert.deepEqual(actions, [
+    {
+      type: "group-catchup",
+      group: SID,
+      msg: { type: "catchup", streamId: SID, lang: "python", title: "T", epoch: "e1", from: 1, v: 3, deltas: [[2, [[5, 5, " w"]], [7, 7]], [3, [[7, 7, "o"]], [8, 8]]] },
+    },
+  ]);
+  // v3 is sealed: a later edit is a new version
+  s.deltaSent(400, d3.ackId);
+  const [d4] = only(s.edit(401, [[8, 8, "r"]], [9, 9]), "delta");
+  assert.equal(d4.msg.v, 4);
+});
+
+test("a group catchup too big for every waiting watcher covers the newest; the older ones are answered alone", () => {
+  const s = live({ limits: { ...LIMITS, catchupBytes: 400 } });
+  for (let i = 0; i < 3; i++) {
+    const [d] = only(s.edit(10 + i * 100, [[0, 0, "x".repeat(150)]], null), "delta");
+    s.deltaSent(11 + i * 100, d.ackId);
+  }
+  assert.equal(only(s.receive(400, syncRequest("w1", { epoch: "e1", v: 3 })), "catchup").length, 1);
+  s.receive(410, syncRequest("w2", { epoch: "e1", v: 1 }));
+  s.receive(420, syncRequest("w3", { epoch: "e1", v: 3 }));
+  const actions = s.tick(410 + TIMING.catchupGroupMs);
+  const [g] = only(actions, "group-catchup");
+  assert.ok(/** @type {number} */ (g.msg.from) > 1 && g.msg.v === 4, JSON.stringify(g.msg));
+  assert.deepEqual(only(actions, "snapshot").map((a) => a.to), ["w2"], "w2 is older than what fits: a snapshot of its own");
 });

@@ -303,3 +303,58 @@ test("a watcher that finds a gap is caught up too, when the streamer has what it
   assert.equal(h.doc, "dabc");
   assert.equal(h.w.v, 4);
 });
+
+const group = (from, v, deltas, extra = {}) => ({ type: "catchup", streamId: "s1", epoch: "e", from, v, deltas, ...extra });
+
+test("a group catchup: a waiting watcher applies the entries after its version; others ignore it or take it as deltas", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  h.run(h.w.stored(1, STORED)); // at e:2
+  h.recv(2, delta("e", 5, [[0, 0, "c"]])); // live, held
+  for (const wrong of [
+    group(3, 4, [[4, [[0, 0, "b"]]]]), // starts after us
+    { ...group(1, 4, [[2, [[0, 0, "z"]]], [3, [[0, 0, "a"]]], [4, [[0, 0, "b"]]]]), epoch: "x" }, // another epoch
+    group(1, 4, [[2, [[0, 0, "z"]]], [3, [[0, 0, "a"]]]]), // entries missing
+    group(1, 3, [[2, [[0, 0, "z"]]], [4, [[0, 0, "a"]]]]), // versions out of order
+    group(1, 3, [[2, [[0, 0, "z"]]], [3, [[99, 99, "a"]]]]), // a change that does not fit
+  ]) {
+    assert.deepEqual(h.recv(3, wrong), [], JSON.stringify(wrong));
+    assert.equal(h.w.phase, "waiting");
+  }
+  h.recv(4, group(1, 4, [[2, [[0, 0, "z"]]], [3, [[0, 0, "a"]]], [4, [[0, 0, "b"]], [1, 1]]], { lang: "go", title: "Live" }));
+  assert.equal(h.w.phase, "synced");
+  assert.equal(h.doc, "cbafn main() {}\n// ok", "v2 (which it had) skipped, v3 and v4 applied, then the held v5");
+  assert.deepEqual([h.lang, h.title], ["go", "Live"]);
+  // synced: the same group catchup again (another watcher's answer) changes nothing
+  assert.deepEqual(h.recv(5, group(1, 4, [[2, [[0, 0, "z"]]], [3, [[0, 0, "a"]]], [4, [[0, 0, "b"]]]])), []);
+  // one reaching past us applies as deltas, and the live delta after it is a duplicate
+  h.recv(6, group(4, 6, [[5, [[0, 0, "c"]]], [6, [[0, 0, "d"]]]]));
+  assert.equal(h.doc, "dcbafn main() {}\n// ok");
+  assert.equal(h.w.v, 6);
+  assert.deepEqual(h.recv(7, delta("e", 6, [[0, 0, "d"]])), []);
+  assert.equal(h.doc, "dcbafn main() {}\n// ok");
+  assert.deepEqual(h.syncs.length, 1, "nothing more was asked");
+});
+
+test("a group catchup reaches no watcher without a document", () => {
+  const h = new Harness();
+  h.run(h.w.connected(0));
+  assert.deepEqual(h.recv(1, { ...group(0, 1, [[1, [[0, 0, "a"]]]]) }), []);
+  assert.equal(h.w.phase, "waiting");
+});
+
+test("a stored state later than STORED_WAIT_MS is shown while nothing else is, and a group catchup makes it current", () => {
+  const h = new Harness({ storage: true });
+  h.run(h.w.connected(0));
+  h.run(h.w.tick(STORED_WAIT_MS));
+  assert.deepEqual(h.syncs, [{ streamId: "s1", have: null }]);
+  h.run(h.w.stored(STORED_WAIT_MS + 10, STORED)); // late: shown, nothing more asked
+  assert.equal(h.doc, "fn main() {}\n// ok");
+  assert.equal(h.syncs.length, 1);
+  assert.equal(h.w.phase, "waiting");
+  h.recv(STORED_WAIT_MS + 20, group(1, 3, [[2, [[0, 0, "z"]]], [3, [[0, 0, "a"]]]]));
+  assert.equal(h.w.phase, "synced");
+  assert.equal(h.doc, "afn main() {}\n// ok");
+  // the snapshot its first sync asked for, when it comes, is older: it changes nothing
+  assert.deepEqual(h.recv(STORED_WAIT_MS + 30, snap("e", 3, "afn main() {}\n// ok")), []);
+});

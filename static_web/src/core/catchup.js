@@ -115,3 +115,52 @@ export function planCatchup({ have, epoch, v, recent, pending, envelope, maxByte
   if (sel && have.v !== v) data.sel = sel;
   return utf8Bytes(JSON.stringify(data)) <= maxBytes ? data : null;
 }
+
+/**
+ * One catchup for the whole group (protocol.md, "Group catchup"): the deltas after `from` up
+ * to `v`, one entry per version, uncompacted, so that every watcher holding any version
+ * from..v of the epoch applies just the ones after its own and a watcher already past them
+ * ignores them. A join storm then costs the streamer one message per window, not one per
+ * watcher. `from` is raised (the oldest entries left out) until it fits `maxBytes`; null when
+ * not even the newest version can be covered (then each watcher is answered alone).
+ * @param {object} o
+ * @param {number} o.from  the oldest version a waiting watcher holds
+ * @param {string} o.epoch
+ * @param {number} o.v
+ * @param {RecentDeltas} o.recent
+ * @param {DeltaMessage[]} o.pending
+ * @param {Record<string, unknown>} o.envelope  streamId, lang, title
+ * @param {number} [o.maxBytes]
+ * @returns {Record<string, unknown> | null}  the group message
+ */
+export function planGroupCatchup({ from, epoch, v, recent, pending, envelope, maxBytes = LIMITS.catchupBytes }) {
+  if (recent.epoch !== epoch || from > v) return null;
+  from = Math.max(from, recent.firstV - 1);
+  /** @type {Recent[]} */
+  const missing = from < recent.lastV ? recent.after(from) : [];
+  for (const m of pending) {
+    if (m.v > from) missing.push({ v: m.v, changes: m.changes, sel: m.sel ?? null, bytes: changeBytes(m.changes) });
+  }
+  let next = from + 1;
+  for (const m of missing) {
+    if (m.v !== next) return null;
+    next += 1;
+  }
+  if (next !== v + 1) return null;
+  const head = { type: "catchup", ...envelope, epoch, from, v, deltas: [] };
+  let size = utf8Bytes(JSON.stringify(head));
+  /** @type {unknown[][]} newest first while building, so the cut drops the oldest */
+  const entries = [];
+  for (let i = missing.length - 1; i >= 0; i--) {
+    const m = missing[i];
+    const entry = m.sel ? [m.v, m.changes, m.sel] : [m.v, m.changes];
+    const bytes = utf8Bytes(JSON.stringify(entry)) + 1;
+    if (size + bytes > maxBytes) break;
+    size += bytes;
+    entries.push(entry);
+  }
+  if (entries.length < missing.length && entries.length === 0) return null;
+  entries.reverse();
+  const first = entries.length ? /** @type {number} */ (entries[0][0]) - 1 : v;
+  return { ...head, from: first, deltas: entries };
+}

@@ -19,7 +19,7 @@
 /** @import { KeyframeSource, UploadAction, UploadResult } from "./history.js" */
 /** @import { OutboxEntry } from "./outbox.js" */
 import { Batcher } from "./batcher.js";
-import { planCatchup, RecentDeltas } from "./catchup.js";
+import { planCatchup, planGroupCatchup, RecentDeltas } from "./catchup.js";
 import { LIMITS, STORAGE, STREAMER } from "./contract.js";
 import { applyChanges } from "./delta.js";
 import { newEpoch } from "./deltas.js";
@@ -35,6 +35,9 @@ export const TIMING = Object.freeze({
   retryMs: 1000, // a delta that did not go out (network): try again after this
   refusedRetryMs: 2000, // after the service refused one: a new epoch, sent after this
   titleDelayMs: 400, // the title is sent once typing in its field pauses this long
+  // a sync-request this soon after a catchup waits (at most this long) with the others that
+  // come meanwhile, and one group catchup answers them all (protocol.md, "Group catchup")
+  catchupGroupMs: 200,
 });
 
 /**
@@ -45,6 +48,7 @@ export const TIMING = Object.freeze({
  * @typedef {{ type: "delta", group: string, ackId: number, msg: DeltaMessage }
  *   | { type: "snapshot", to: string, serial: number, data: SnapshotData }
  *   | { type: "catchup", to: string, serial: number, data: Record<string, unknown> }
+ *   | { type: "group-catchup", group: string, msg: Record<string, unknown> }
  *   | { type: "control", data: ControlData }
  *   | { type: "marker", n: number, data: ControlData }
  *   | { type: "markers" }
@@ -60,6 +64,8 @@ export const TIMING = Object.freeze({
  *   delta: sendToGroup(group, msg, noEcho, ackId), then deltaSent/deltaFailed(ackId);
  *   snapshot: the `snapshot` event, then snapshotSent/snapshotFailed(to, serial);
  *   catchup: the `catchup` event, then catchupSent/catchupFailed(to, serial);
+ *   group-catchup: sendToGroup(group, msg, noEcho), nothing reported back (a watcher it
+ *   missed asks again);
  *   control: the `control` event; count: the `watchers` event (its reply is a message);
  *   upload: POST the body to /api/streams/{streamId}/{kind} with the owner key, then
  *   uploaded(serial, result) (not for keepalive uploads: the page is going);
@@ -127,6 +133,10 @@ export class StreamerState {
     /** @type {Map<string, { serial: number, have: string }>} catchups not acknowledged yet, per watcher */
     this.catchups = new Map();
     this.catchupSerials = 0;
+    // join storms: when the last catchup went, and the sync-requests waiting for one group catchup
+    this.lastCatchupAt = -Infinity;
+    /** @type {{ due: number, members: Map<string, { ticket: string, have: { epoch: string, v: number } }> } | null} */
+    this.group = null;
     // the last final (acknowledged) version and its document: what catchups and keyframes use
     this.finalV = 0;
     this.finalDoc = doc;
@@ -262,6 +272,7 @@ export class StreamerState {
       this.history.control(now, { title: this.title });
       actions.push(...this.#control({ title: this.title }));
     }
+    if (this.group !== null && now >= this.group.due) actions.push(...this.#flushGroup(now));
     if (this.online && !this.ended && this.counts.due(now)) actions.push(this.#count());
     actions.push(...this.history.tick(now, this.#source).map((a) => this.#upload(a)));
     return actions;
@@ -270,7 +281,8 @@ export class StreamerState {
   /** When the shell should call tick() next (null: no timer needed). */
   nextTick() {
     const count = this.online && !this.ended ? this.counts.nextAt() : null;
-    const due = [this.batcher.windowEnd, this.retryAt, this.titleAt, count, this.history.nextTick()].filter((t) => t !== null);
+    const group = this.group?.due ?? null;
+    const due = [this.batcher.windowEnd, this.retryAt, this.titleAt, count, group, this.history.nextTick()].filter((t) => t !== null);
     return due.length ? Math.min(...due) : null;
   }
 
@@ -289,6 +301,7 @@ export class StreamerState {
     this.sending.clear();
     this.tickets.clear();
     this.catchups.clear();
+    this.group = null;
     this.history.start();
     this.counts.connected(now);
     /** @type {StreamerAction[]} */
@@ -546,12 +559,81 @@ export class StreamerState {
     const ticket = req.ticket;
     if (typeof to !== "string" || typeof ticket !== "string" || this.streamId === null || this.ended) return [];
     this.counts.syncRequest();
-    const catchup = this.#catchup(to, ticket, req.have);
+    const have = this.#groupable(now, to, req.have);
+    if (have) {
+      this.group ??= { due: now + this.timing.catchupGroupMs, members: new Map() };
+      this.group.members.set(to, { ticket, have });
+      return [];
+    }
+    return this.#answerOne(now, to, ticket, req.have);
+  }
+
+  /** A watcher's own answer: a targeted catchup when memory holds what it misses, else a snapshot. */
+  #answerOne(/** @type {number} */ now, /** @type {string} */ to, /** @type {string} */ ticket, /** @type {unknown} */ have) {
+    const catchup = this.#catchup(to, ticket, have);
+    if (catchup?.type === "catchup") this.lastCatchupAt = now;
     if (catchup) return catchup.type === "warn" ? [] : [catchup];
     this.tickets.set(to, ticket);
     const current = { epoch: this.outbox.epoch, v: this.outbox.v };
-    if (this.snapshots.request(to, req.have, current) !== "start") return [];
+    if (this.snapshots.request(to, have, current) !== "start") return [];
     return this.#startSnapshot(now, to);
+  }
+
+  /**
+   * The `have` of a sync-request that joins the group catchup, or null: it must be answerable
+   * from memory (this epoch, not older than the deltas held), and come while a group waits or
+   * soon after a targeted catchup (a single join keeps its own answer; a storm shares one).
+   * @returns {{ epoch: string, v: number } | null}
+   */
+  #groupable(/** @type {number} */ now, /** @type {string} */ to, /** @type {unknown} */ have) {
+    if (this.group === null && now - this.lastCatchupAt >= this.timing.catchupGroupMs) return null;
+    // (a snapshot in flight for it does not matter: the group catchup is newer, so the
+    // watcher ignores the snapshot when it comes, and no follow-up snapshot is taken)
+    if (!this.online) return null;
+    const h = /** @type {{ epoch?: unknown, v?: unknown } | null} */ (have);
+    if (!h || typeof h !== "object" || h.epoch !== this.outbox.epoch || this.recent.epoch !== h.epoch) return null;
+    const v = h.v;
+    if (!Number.isInteger(v) || /** @type {number} */ (v) < this.recent.firstV - 1 || /** @type {number} */ (v) > this.outbox.v) return null;
+    return { epoch: h.epoch, v: /** @type {number} */ (v) };
+  }
+
+  /**
+   * One group catchup from the oldest version a waiting watcher holds (cut to the contract's
+   * size); each watcher it cannot serve (older than what fits, another epoch by now) gets its
+   * own answer as before.
+   * @returns {StreamerAction[]}
+   */
+  #flushGroup(/** @type {number} */ now) {
+    const group = /** @type {NonNullable<StreamerState["group"]>} */ (this.group);
+    this.group = null;
+    if (!this.online || this.streamId === null || this.ended) return []; // they ask again
+    const epoch = this.outbox.epoch;
+    let from = Infinity;
+    for (const m of group.members.values()) if (m.have.epoch === epoch) from = Math.min(from, m.have.v);
+    const msg =
+      from === Infinity
+        ? null
+        : planGroupCatchup({
+            from,
+            epoch,
+            v: this.outbox.v,
+            recent: this.recent,
+            pending: this.outbox.entries.map((e) => e.msg),
+            envelope: { streamId: this.streamId, lang: this.lang, title: this.title },
+            maxBytes: this.limits.catchupBytes,
+          });
+    /** @type {StreamerAction[]} */
+    const actions = [];
+    if (msg) {
+      this.outbox.seal();
+      this.lastCatchupAt = now;
+      actions.push({ type: "group-catchup", group: this.streamId, msg });
+    }
+    const served = msg ? /** @type {number} */ (msg.from) : Infinity;
+    for (const [to, m] of group.members) {
+      if (m.have.epoch !== epoch || m.have.v < served) actions.push(...this.#answerOne(now, to, m.ticket, m.have));
+    }
+    return actions;
   }
 
   /**

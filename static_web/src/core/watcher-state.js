@@ -57,7 +57,7 @@ export class WatcherState {
       maxChunks: limits.snapshotChunks,
       storedWaitMs,
     };
-    /** @type {"none" | "pending" | "done"} the stored join state: not used, awaited, in */
+    /** @type {"none" | "pending" | "late" | "done"} the stored join state: not used, awaited, awaited past its deadline, in */
     this.storage = storage ? "pending" : "none";
     /** @type {number | null} until when a connected watcher waits for it */
     this.storageDeadline = null;
@@ -103,7 +103,8 @@ export class WatcherState {
    * @returns {WatcherAction[]}
    */
   stored(now, state) {
-    if (this.storage !== "pending") return [];
+    if (this.storage !== "pending" && this.storage !== "late") return [];
+    const late = this.storage === "late";
     this.storage = "done";
     this.storageDeadline = null;
     const found = state === null ? null : replayJoinState(state);
@@ -123,7 +124,7 @@ export class WatcherState {
       }
     }
     // a sync held back for this goes now, asking after the stored head
-    if (this.syncWanted) actions.push(...this.#requestSync(now));
+    if (this.syncWanted && !late) actions.push(...this.#requestSync(now));
     return actions;
   }
 
@@ -152,7 +153,9 @@ export class WatcherState {
   tick(/** @type {number} */ now) {
     if (this.stream === "ended" || this.phase !== "waiting") return [];
     if (this.storageDeadline !== null && now >= this.storageDeadline) {
-      this.storage = "done"; // too slow: ask without it (a late answer changes nothing)
+      // too slow: ask without it; a late answer is still shown while nothing else is (a join
+      // storm's group catchup then makes it current), but asks nothing more
+      this.storage = "late";
       this.storageDeadline = null;
     }
     if (this.syncWanted && now - this.lastSyncAt >= this.pacing.syncMinIntervalMs) return this.#requestSync(now);
@@ -235,6 +238,7 @@ export class WatcherState {
    * @returns {WatcherAction[]}
    */
   #onCatchup(/** @type {number} */ now, /** @type {Message} */ msg) {
+    if (Array.isArray(msg.deltas)) return this.#onGroupCatchup(now, msg);
     const { epoch, from, v, changes } = msg;
     if (this.phase !== "waiting" || !this.hasDoc || epoch !== this.epoch || from !== this.v) return [];
     if (!isInt(v) || v < from || !Array.isArray(changes) || (v === from && changes.length)) return [];
@@ -255,6 +259,47 @@ export class WatcherState {
     const sel = validSel(msg.sel, this.length) ? msg.sel : undefined;
     if (changes.length || sel) actions.push(sel ? { type: "apply", changes, sel } : { type: "apply", changes });
     return actions.concat(this.#drainBuffer(now));
+  }
+
+  /**
+   * A group catchup (protocol.md, "Group catchup"): one entry per version from..v. A watcher
+   * holding any of them applies the ones after its own, as deltas in order, and is current; one
+   * already past them ignores them (duplicates); any other (another epoch, older than `from`,
+   * no document yet) ignores it and its own sync-request is answered as before.
+   * @returns {WatcherAction[]}
+   */
+  #onGroupCatchup(/** @type {number} */ now, /** @type {Message} */ msg) {
+    const { epoch, from, v, deltas } = msg;
+    if (!this.hasDoc || epoch !== this.epoch || !isInt(from) || !isInt(v) || this.v < from || this.v > v) return [];
+    if (!Array.isArray(deltas) || deltas.length !== v - from) return [];
+    const waiting = this.phase === "waiting";
+    /** @type {WatcherAction[]} */
+    const actions = [];
+    let length = this.length;
+    /** @type {WatcherAction[]} */
+    const applies = [];
+    for (const [i, d] of deltas.entries()) {
+      if (!Array.isArray(d) || d[0] !== from + i + 1 || !Array.isArray(d[1])) return [];
+      if (d[0] <= this.v) continue;
+      try {
+        length = checkChanges(length, d[1]);
+      } catch (e) {
+        if (e instanceof DeltaError) return [];
+        throw e;
+      }
+      /** @type {WatcherAction & { type: "apply" }} */
+      const apply = { type: "apply", changes: d[1] };
+      if (validSel(d[2], length)) apply.sel = d[2];
+      applies.push(apply);
+    }
+    this.length = length;
+    this.v = v;
+    if (!waiting) return applies;
+    this.#synced();
+    actions.push({ type: "stream", state: "live" });
+    if (typeof msg.lang === "string") actions.push({ type: "lang", lang: msg.lang });
+    if (typeof msg.title === "string") actions.push({ type: "title", title: msg.title });
+    return actions.concat(applies, this.#drainBuffer(now));
   }
 
   /** A snapshot or catchup made us current: stop asking. */

@@ -69,7 +69,6 @@ export async function loadJoinState(streamId, { signal, base = API_BASE, onBytes
   }
 }
 
-<<<<<<< HEAD
 /** Where the recording's download (JSON Lines) is. */
 export const recordingDownloadUrl = (/** @type {string} */ streamId, base = API_BASE) => `${streamUrl(streamId, base)}/recording.jsonl`;
 
@@ -95,7 +94,7 @@ export async function deleteRecording({ streamId, ownerKey, base = API_BASE }) {
     return { status: 0 };
   }
 }
-=======
+
 /**
  * A recording read (protocol.md, "Replay"): the index or one blob, as `{status, body}`;
  * never throws (a request that did not complete is status 0, a body that is not JSON null).
@@ -123,7 +122,3 @@ export async function readRecording(streamId, name, { base = API_BASE } = {}) {
   const code = res.status === 200 ? null : typeof body?.error?.code === "string" ? body.error.code : null;
   return { status: res.status, body: res.status === 200 ? body : null, code };
 }
-
-/** The recording's JSON Lines download (the server names the file). */
-export const recordingDownloadUrl = (/** @type {string} */ streamId, base = API_BASE) => `${streamUrl(streamId, base)}/recording.jsonl`;
->>>>>>> player-ui
