@@ -7,6 +7,23 @@ import { SPEEDS } from "../core/replay.js";
 import { formatFragment, formatTime } from "../core/deep-link.js";
 import { byId } from "./dom.js";
 
+// One copy of the controls for the watch and embed pages (the embed hides `embed-only-wide`
+// controls when narrow); static markup, no data in it.
+const MARKUP = `
+<button id="play" type="button" aria-label="Play">Play</button>
+<div id="scrub" class="scrub" role="slider" tabindex="0" aria-label="Position in the recording" aria-valuemin="0" aria-valuemax="0" aria-valuenow="0" aria-valuetext="0:00">
+<div id="scrub-activity" class="scrub-activity" aria-hidden="true"></div>
+<div id="scrub-markers" class="scrub-markers"></div>
+<div id="scrub-head" class="scrub-head" aria-hidden="true"></div>
+</div>
+<span id="time" class="time">0:00 / 0:00</span>
+<label class="speed">Speed <select id="speed"></select></label>
+<label class="check"><input id="skip-idle" type="checkbox"> Skip idle time</label>
+<button id="to-live" type="button" hidden>Jump to live</button>
+<button id="copy-link" type="button" class="embed-only-wide">Copy link at this time</button>
+<span id="player-help" class="help" tabindex="0" role="note" aria-label="Keyboard shortcuts">?</span>
+`;
+
 const BUCKETS = 120;
 const STEP_MS = 5000;
 export const SHORTCUTS = "Space or K: play/pause · ←/→: 5 s back/forward · Shift+←/→: previous/next marker · < >: slower/faster · L: jump to live · Home/End: start/end";
@@ -23,6 +40,7 @@ export const SHORTCUTS = "Space or K: play/pause · ←/→: 5 s back/forward ·
  */
 export function mountPlayer({ player, run, streamId, announce, copy, isLive }) {
   const bar = byId("player");
+  bar.innerHTML = MARKUP;
   const playBtn = byId("play", HTMLButtonElement);
   const scrub = byId("scrub");
   const hist = byId("scrub-activity");
