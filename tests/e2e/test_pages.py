@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from harness.browser import DIST
-from harness.pages import Problems, StreamerPage, WatcherPage, new_streamer
+from harness.pages import Problems, StreamerControls, StreamerPage, WatcherPage, new_streamer
 from harness.processes import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -213,6 +214,11 @@ def test_layout_and_screenshots(
     expect(watcher.page.locator("#title")).to_have_text("Inventory service")
     expect(streamer.page.locator("#watchers")).to_have_text("1 watching")
     expect(watcher.page.locator(".cm-remote-sel")).not_to_have_count(0)
+    # a marker, so that the pictures show it on the watcher's timeline and in the streamer's list
+    StreamerControls(streamer).drop_marker("step 1: the model")
+    expect(
+        watcher.page.get_by_role("button", name=re.compile(r"^Marker 1: step 1: the model at "))
+    ).to_be_visible()
     for name, page in (("streamer", streamer.page), ("watcher", watcher.page)):
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -176,7 +176,8 @@ export function mountPlayer({ player, run, streamId, announce, copy, isLive }) {
           b.type = "button";
           b.className = "marker";
           b.dataset.n = String(m.n);
-          b.style.left = `${Math.round(frac(m.t) * 1000) / 10}%`;
+          // a live marker can be newer than the last edit the timeline ends at: keep it on the bar
+          b.style.left = `${Math.round(Math.min(1, Math.max(0, frac(m.t))) * 1000) / 10}%`;
           b.setAttribute("aria-label", `Marker ${m.n}: ${m.label} at ${rel(m.t)}`);
           b.title = `${m.label} (${rel(m.t)})`;
           b.addEventListener("click", () => run((n) => player.seekMarker(n, m.n)));
