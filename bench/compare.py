@@ -1270,8 +1270,12 @@ ours is" (reference / ours for costs).
 
 {machine}
 
-Also written by the same run: `bench/results-fanout.md` (emulator fan-out throughput per
-subprotocol) and `bench/results-invocations.md` (function invocations per join, delta, leave).
+Also written by `make bench`: `bench/results-fanout.md` (emulator fan-out throughput per
+subprotocol), `bench/results-invocations.md` (function invocations per join, delta, leave)
+and `bench/results-replay.md` (a one-hour recording: size as served, seek latency in
+Chromium, first paint of the replay page). Join storms at 100-1,000 watchers
+(`python -m bench.compare --phases storm --storm-watchers N`) are in
+`bench/results-storm.md`.
 """
     path.write_text(text)
     return path
