@@ -214,6 +214,15 @@ def test_rewind_while_live_then_jump_to_live(host: RunningDevHost, browser: Brow
         wp.keyboard.press("Home")
         wp.keyboard.press("l")
         w.wait_doc(streamer.doc())
+        expect(wp.locator("#player")).to_have_attribute("data-mode", "live")
+        # keys in the read-only editor move the watcher's own cursor: no seek, still live
+        wp.locator(".cm-content").click()
+        for key in ("k", "K", "ArrowLeft", "Shift+ArrowLeft", "Space", "Home"):
+            wp.keyboard.press(key)
+        assert player(wp)["mode"] == "live"
+        streamer.page.keyboard.type(" six")
+        streamer.wait_sent()
+        w.wait_doc(streamer.doc())
         # the embed page streams live: its player loads once visible, then follows the edits
         sid = streamer.state()["streamId"]
         ep = watcher_ctx.new_page()

@@ -26,7 +26,7 @@ const MARKUP = `
 
 const BUCKETS = 120;
 const STEP_MS = 5000;
-export const SHORTCUTS = "Space or K: play/pause · ←/→: 5 s back/forward · Shift+←/→: previous/next marker · < >: slower/faster · L: jump to live · Home/End: start/end";
+export const SHORTCUTS = "Outside the editor: Space or K: play/pause · ←/→: 5 s back/forward · Shift+←/→: previous/next marker · < >: slower/faster · L: jump to live · Home/End: start/end";
 
 /**
  * @param {object} o
@@ -118,6 +118,8 @@ export function mountPlayer({ player, run, streamId, announce, copy, isLive }) {
     if (e.ctrlKey || e.metaKey || e.altKey || bar.hidden) return;
     const t = /** @type {HTMLElement | null} */ (e.target);
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
+    // keys in the (read-only) editor move the watcher's own cursor: they must not seek or leave live
+    if (t && (t.isContentEditable || t.closest("#editor, .cm-editor"))) return;
     if (t && t.tagName === "BUTTON" && (e.key === " " || e.key === "Enter")) return; // the button's own
     const onScrub = t === scrub;
     let handled = true;
