@@ -8,6 +8,9 @@ import { API_BASE } from "../config.js";
 
 const streamUrl = (/** @type {string} */ streamId, base = API_BASE) => `${base}/api/streams/${encodeURIComponent(streamId)}`;
 
+/** The `{"error": {"code"}}` of an answer body, or null (protocol.md, "Refusals"). */
+const errorCode = (/** @type {any} */ body) => (typeof body?.error?.code === "string" ? /** @type {string} */ (body.error.code) : null);
+
 /**
  * POST a keyframe or segment; never throws: a request that did not complete is status 0.
  * @param {object} o
@@ -43,7 +46,8 @@ export async function uploadHistory({ streamId, ownerKey, kind, body, keepalive 
   const seconds = Number(res.headers.get("Retry-After"));
   /** @type {UploadResult} */
   const result = { status: res.status };
-  if (typeof data?.error?.code === "string") result.code = data.error.code;
+  const code = errorCode(data);
+  if (code) result.code = code;
   if (Number.isFinite(seconds) && seconds > 0) result.retryAfterMs = seconds * 1000;
   const head = data?.head;
   if (head && typeof head.epoch === "string" && Number.isInteger(head.v)) result.head = { epoch: head.epoch, v: head.v };
@@ -89,7 +93,8 @@ export async function deleteRecording({ streamId, ownerKey, base = API_BASE }) {
     if (res.status === 204) return { status: 204 };
     /** @type {any} */
     const data = await res.json().catch(() => null);
-    return typeof data?.error?.code === "string" ? { status: res.status, code: data.error.code } : { status: res.status };
+    const code = errorCode(data);
+    return code ? { status: res.status, code } : { status: res.status };
   } catch {
     return { status: 0 };
   }
@@ -119,6 +124,6 @@ export async function readRecording(streamId, name, { base = API_BASE } = {}) {
   } catch {
     /* not JSON: the status says enough */
   }
-  const code = res.status === 200 ? null : typeof body?.error?.code === "string" ? body.error.code : null;
+  const code = res.status === 200 ? null : errorCode(body);
   return { status: res.status, body: res.status === 200 ? body : null, code };
 }
